@@ -1,0 +1,111 @@
+"""The configuration that travels with a checkpoint, and checkpoint helpers.
+
+train.py writes `<train_logdir>/deeplab_config.json` next to the
+`tf.train.CheckpointManager` checkpoints (`ckpt-<step>`), so eval.py and
+export.py need no model flags:
+
+    {"model": ModelOptions.to_dict(),
+     "dataset": {"name", "num_classes", "ignore_label", "class_names",
+                 "colormap", "dataset_dir", ...},
+     "train": {flag: value, ...},
+     "format_version": 1}
+
+Checkpoints hold `tf.train.Checkpoint(model=..., optimizer=..., step=...)`;
+the model's variables are the same objects at every output stride, so a
+checkpoint trained at 16 restores into a model built at 8.
+"""
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, Optional, Tuple
+
+import tensorflow as tf
+
+from deeplab_tf.config import ModelOptions
+
+CONFIG_FILENAME = "deeplab_config.json"
+FORMAT_VERSION = 1
+
+
+def atomic_write_text(path: str, text: str):
+  """Writes `text` to `path` through a temporary file and a rename."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
+                             suffix=os.path.basename(path))
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def save_run_config(logdir: str, model_options: ModelOptions,
+                    dataset: Dict[str, Any],
+                    train: Optional[Dict[str, Any]] = None) -> str:
+  """Writes the configuration beside the checkpoints; returns its path."""
+  doc = {"format_version": FORMAT_VERSION,
+         "model": model_options.to_dict(),
+         "dataset": dict(dataset),
+         "train": dict(train or {})}
+  path = os.path.join(logdir, CONFIG_FILENAME)
+  atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+  return path
+
+
+def load_run_config(checkpoint_dir: str
+                    ) -> Tuple[ModelOptions, Dict[str, Any], Dict[str, Any]]:
+  """Reads (model options, dataset dict, train dict) saved by train.py.
+
+  `checkpoint_dir` may also be a checkpoint prefix inside that directory.
+  """
+  directory = checkpoint_dir
+  if not os.path.isdir(directory):
+    directory = os.path.dirname(checkpoint_dir)
+  path = os.path.join(directory, CONFIG_FILENAME)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        "%s not found: %s has no configuration saved by train.py (pass the "
+        "train_logdir, or give the model flags explicitly)"
+        % (path, checkpoint_dir))
+  with open(path) as f:
+    try:
+      doc = json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
+  try:
+    opts = ModelOptions.from_dict(doc["model"])
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError("%s: bad 'model' section: %s" % (path, e)) from None
+  return opts, doc.get("dataset", {}), doc.get("train", {})
+
+
+def latest_checkpoint(checkpoint_dir_or_prefix: str) -> str:
+  """Resolves a directory to its newest checkpoint prefix (or checks one)."""
+  if tf.io.gfile.isdir(checkpoint_dir_or_prefix):
+    prefix = tf.train.latest_checkpoint(checkpoint_dir_or_prefix)
+    if prefix is None:
+      raise FileNotFoundError("no checkpoint in %s" % checkpoint_dir_or_prefix)
+    return prefix
+  if not tf.io.gfile.exists(checkpoint_dir_or_prefix + ".index"):
+    raise FileNotFoundError("checkpoint %s not found (no %s.index)"
+                            % (checkpoint_dir_or_prefix,
+                               checkpoint_dir_or_prefix))
+  return checkpoint_dir_or_prefix
+
+
+def restore_model(model, checkpoint_dir_or_prefix: str) -> str:
+  """Restores the model weights of a train.py checkpoint; returns the prefix.
+
+  Optimizer slots and the step are ignored; a model weight the checkpoint
+  lacks is an error.
+  """
+  prefix = latest_checkpoint(checkpoint_dir_or_prefix)
+  status = tf.train.Checkpoint(model=model).restore(prefix)
+  status.expect_partial()
+  status.assert_existing_objects_matched()
+  return prefix
