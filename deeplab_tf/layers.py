@@ -80,8 +80,15 @@ def fixed_padding(x, kernel_size: int, rate: int, scope: str):
 
 
 def _padding(x, kernel_size, strides, rate, padding, scope):
-  """Returns (x, keras_padding) for 'same' or 'fixed' padding."""
-  if padding == "fixed" and strides > 1 and kernel_size > 1:
+  """Returns (x, keras_padding) for 'same' or 'fixed' padding.
+
+  'fixed' always pads explicitly, also when an output stride turned the
+  layer's stride to 1 (then it equals 'same' for odd kernels): the layer list
+  must not depend on the output stride, so that checkpoints restore across
+  output strides.
+  """
+  del strides
+  if padding == "fixed" and kernel_size > 1:
     return fixed_padding(x, kernel_size, rate, scope), "valid"
   if padding not in ("same", "fixed"):
     raise ValueError("padding must be 'same' or 'fixed', got %r" % padding)

@@ -18,9 +18,8 @@ SIZE = 65  # small odd input: 65 -> 33 -> 17 -> 9 -> 5 -> 3
 
 
 def _opts(variant, output_stride=16, decoder=4, **kw):
-  rates = None if output_stride == 32 else paper_atrous_rates(output_stride)
   return ModelOptions(model_variant=variant, output_stride=output_stride,
-                      atrous_rates=rates, decoder_output_stride=decoder,
+                      atrous_rates=paper_atrous_rates(output_stride), decoder_output_stride=decoder,
                       **kw)
 
 
@@ -182,3 +181,13 @@ def test_options_round_trip_json():
   assert opts.mean_pixel == (123.15, 115.90, 103.06)
   with pytest.raises(ValueError, match="unknown ModelOptions fields"):
     ModelOptions.from_dict({"model_varient": "xception_65"})
+
+
+@pytest.mark.parametrize("variant", ["xception_41", "resnet_v1_50",
+                                     "mobilenet_v2"])
+def test_layer_list_does_not_depend_on_output_stride(variant):
+  """Checkpoints of functional models are keyed by layer position: the same
+  layers, in the same order, must exist at every output stride."""
+  names = [[l.name for l in build_model(_opts(variant, os)).layers]
+           for os in (8, 16, 32)]
+  assert names[0] == names[1] == names[2]

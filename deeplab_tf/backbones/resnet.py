@@ -33,18 +33,25 @@ def decoder_taps(variant: str) -> Dict[int, str]:
           for b in range(3)}
 
 
-def bottleneck(x, scope, depth, depth_bottleneck, stride, rate, bn):
-  """One `bottleneck_v1` unit; returns (output, conv3 BN output)."""
+def bottleneck(x, scope, depth, depth_bottleneck, stride, rate, bn,
+               nominal_stride):
+  """One `bottleneck_v1` unit; returns (output, conv3 BN output).
+
+  Layers that exist only for a stride (the subsampling shortcut, fixed
+  padding) are created from `nominal_stride`, so the layer list is the same
+  at every output stride (a 1x1 stride-1 pool is the identity).
+  """
   depth_in = x.shape[-1]
   if depth == depth_in:
-    shortcut = x if stride == 1 else keras.layers.MaxPooling2D(
+    shortcut = x if nominal_stride == 1 else keras.layers.MaxPooling2D(
         1, strides=stride, name=L.layer_name(scope + "/shortcut"))(x)
   else:
     shortcut = L.conv_bn(x, depth, 1, scope + "/shortcut", bn=bn,
                          strides=stride, activation=None)
   y = L.conv_bn(x, depth_bottleneck, 1, scope + "/conv1", bn=bn)
   y = L.conv_bn(y, depth_bottleneck, 3, scope + "/conv2", bn=bn,
-                strides=stride, rate=rate, padding="fixed")
+                strides=stride, rate=rate,
+                padding="fixed" if nominal_stride > 1 else "same")
   conv3 = L.conv_bn(y, depth, 1, scope + "/conv3", bn=bn, activation=None)
   out = keras.layers.Add(name=L.layer_name(scope) + ".add")([shortcut, conv3])
   return L.relu(out, scope + ".relu"), conv3
@@ -81,7 +88,7 @@ def build_resnet(x, variant: str, output_stride: int,
       stride, rate = schedule.next(nominal_stride)
       name = "block%d/unit_%d/bottleneck_v1" % (b + 1, u + 1)
       x, conv3 = bottleneck(x, "%s/%s" % (scope, name), base * 4, base,
-                            stride, rate * unit_rate, bn)
+                            stride, rate * unit_rate, bn, nominal_stride)
       tap_stride = tap_names.get(name + "/conv3")
       if tap_stride is not None and tap_stride < output_stride:
         taps[tap_stride] = conv3

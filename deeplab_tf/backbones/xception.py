@@ -69,8 +69,14 @@ DECODER_TAPS = {
 
 
 def xception_module(x, scope, depths, skip, stride, rate, unit_rates,
-                    activation_in_separable, bn):
-  """One unit; returns (output, {scope of each pointwise: its BN output})."""
+                    activation_in_separable, bn, nominal_stride=None):
+  """One unit; returns (output, {scope of each pointwise: its BN output}).
+
+  `nominal_stride` (the block's stride before the output-stride schedule)
+  decides where fixed padding goes, so the layers do not depend on the
+  output stride.
+  """
+  nominal_stride = stride if nominal_stride is None else nominal_stride
   residual = x
   taps = {}
   for i in range(3):
@@ -81,7 +87,7 @@ def xception_module(x, scope, depths, skip, stride, rate, unit_rates,
         residual, depths[i], conv_scope, bn=bn,
         strides=stride if i == 2 else 1, rate=rate * unit_rates[i],
         activation="relu" if activation_in_separable else None,
-        padding="fixed")
+        padding="fixed" if i == 2 and nominal_stride > 1 else "same")
     taps[conv_scope + "_pointwise"] = residual
   if skip == "conv":
     shortcut = L.conv_bn(x, depths[-1], 1, scope + "/shortcut", bn=bn,
@@ -118,7 +124,8 @@ def build_xception(x, variant: str, output_stride: int,
                                                       u + 1)
       x, taps = xception_module(x, unit_scope, block.depths, block.skip,
                                 stride, rate, unit_rates,
-                                block.activation_in_separable, bn)
+                                block.activation_in_separable, bn,
+                                nominal_stride=block.stride)
       all_taps.update(taps)
   schedule.finish()
   decoder_taps = {s: all_taps["%s/%s" % (scope, name)]
