@@ -1,0 +1,38 @@
+"""Builds ADE20K (SceneParsing, 150 classes + 0 = other/ignore) TFRecords.
+
+  python -m datasets.build_ade20k_data \
+      --ade20k_root=.../ADEChallengeData2016 --output_dir=data/ade20k
+
+`images/{training,validation}` + `annotations/...` give train and val; a flat
+`images/` + `annotations/` pair is built as --split.
+"""
+
+from absl import app
+from absl import flags
+
+from deeplab_tf.data import get_dataset_descriptor
+from deeplab_tf.data.build import Encoder, build_splits
+from deeplab_tf.data.errors import run_or_exit
+from deeplab_tf.data.sources import ade20k_splits
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("ade20k_root", None,
+                    "Directory holding images/ and annotations/.")
+flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
+flags.DEFINE_string("split", "train", "Split name for a flat layout.")
+flags.DEFINE_integer("num_shards", 4, "Shards per split (reference: 4).")
+flags.DEFINE_integer("num_workers", None, "Encoding processes.")
+flags.mark_flags_as_required(["ade20k_root", "output_dir"])
+
+
+def main(argv):
+  del argv
+  descriptor = get_dataset_descriptor("ade20k")
+  splits = run_or_exit(ade20k_splits, FLAGS.ade20k_root, FLAGS.split)
+  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits,
+              Encoder(descriptor), num_shards=FLAGS.num_shards,
+              num_workers=FLAGS.num_workers)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,45 @@
+"""Builds Cityscapes TFRecords (train_fine / val_fine / test_fine).
+
+  python -m datasets.build_cityscapes_data \
+      --cityscapes_root=.../cityscapes --output_dir=data/cityscapes
+
+Labels: `*_gtFine_labelTrainIds.png` when present (--label_type=auto), else
+`*_gtFine_labelIds.png` converted with the official labelId -> trainId table.
+"""
+
+from absl import app
+from absl import flags
+
+from deeplab_tf.data import get_dataset_descriptor
+from deeplab_tf.data.build import Encoder, build_splits
+from deeplab_tf.data.cityscapes_labels import label_id_to_train_id_table
+from deeplab_tf.data.errors import run_or_exit
+from deeplab_tf.data.sources import cityscapes_splits
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("cityscapes_root", None,
+                    "Directory holding leftImg8bit/ and gtFine/.")
+flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
+flags.DEFINE_enum("label_type", "auto", ["auto", "labelIds", "labelTrainIds"],
+                  "Which gtFine label files to read.")
+flags.DEFINE_bool("include_coarse", False,
+                  "Also build train_coarse from gtCoarse.")
+flags.DEFINE_integer("num_shards", 10, "Shards per split (reference: 10).")
+flags.DEFINE_integer("num_workers", None, "Encoding processes.")
+flags.mark_flags_as_required(["cityscapes_root", "output_dir"])
+
+
+def main(argv):
+  del argv
+  descriptor = get_dataset_descriptor("cityscapes")
+  splits = run_or_exit(cityscapes_splits, FLAGS.cityscapes_root,
+                       FLAGS.label_type, FLAGS.include_coarse)
+  encoder = Encoder(descriptor, "auto", id_maps=(
+      ("_labelIds.png",
+       label_id_to_train_id_table(descriptor.ignore_label)),))
+  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits, encoder,
+              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,68 @@
+"""Builds TFRecords from any folder of images + masks (CamVid, custom sets).
+
+  # SegNet's CamVid: list files of "image label" paths relative to --root
+  python -m datasets.build_folder_data --root=.../camvid --dataset=camvid \
+      --splits=train=train.txt,val=val.txt --output_dir=data/camvid
+
+  # a custom dataset: label map + same-stem image/mask folders
+  python -m datasets.build_folder_data --root=.../mydata \
+      --dataset=mydata_labels.json --image_dir=images --mask_dir=masks \
+      --split=train --mask_format=rgb --output_dir=data/mydata
+
+Masks: raw-id PNGs, palette PNGs (index = id) or RGB colour PNGs mapped
+through the label map's colours (--mask_format, default: from the PNG mode).
+"""
+
+from absl import app
+from absl import flags
+
+from deeplab_tf.data import get_dataset_descriptor
+from deeplab_tf.data.build import Encoder, build_splits
+from deeplab_tf.data.errors import DataError, run_or_exit
+from deeplab_tf.data.image_io import MASK_FORMATS
+from deeplab_tf.data.sources import folder_split
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("root", None, "Dataset root; list and folder paths are "
+                    "relative to it.")
+flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
+                    "file (classes, ids, colours, ignore label).")
+flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
+flags.DEFINE_list("splits", [], "split=list_file pairs; each list line is "
+                  "'image label' or a bare stem.")
+flags.DEFINE_string("split", "train", "Split name when no --splits lists.")
+flags.DEFINE_string("image_dir", "images", "Image folder under --root.")
+flags.DEFINE_string("mask_dir", "masks", "Mask folder under --root.")
+flags.DEFINE_string("mask_suffix", ".png", "Mask file = stem + suffix.")
+flags.DEFINE_enum("mask_format", "auto", list(MASK_FORMATS),
+                  "raw ids, palette indices, rgb colours, or auto.")
+flags.DEFINE_integer("num_shards", 4, "Shards per split.")
+flags.DEFINE_integer("num_workers", None, "Encoding processes.")
+flags.mark_flags_as_required(["root", "dataset", "output_dir"])
+
+
+def _splits():
+  if not FLAGS.splits:
+    return {FLAGS.split: folder_split(
+        FLAGS.root, None, FLAGS.image_dir, FLAGS.mask_dir, FLAGS.mask_suffix)}
+  splits = {}
+  for item in FLAGS.splits:
+    name, sep, list_file = item.partition("=")
+    if not sep or not name or not list_file:
+      raise DataError("--splits entries are split=list_file, got %r" % item)
+    splits[name] = folder_split(FLAGS.root, list_file, FLAGS.image_dir,
+                                FLAGS.mask_dir, FLAGS.mask_suffix)
+  return splits
+
+
+def main(argv):
+  del argv
+  descriptor = run_or_exit(get_dataset_descriptor, FLAGS.dataset)
+  splits = run_or_exit(_splits)
+  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits,
+              Encoder(descriptor, FLAGS.mask_format),
+              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
+
+
+if __name__ == "__main__":
+  app.run(main)
