@@ -1,0 +1,192 @@
+"""TF1 model-zoo checkpoint import: golden parity with the authors' graph,
+strictness, options and name-table coverage of the reference configs."""
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab_tf import ModelOptions, build_model, load_tf1_checkpoint
+from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.layers import resize_align_corners
+from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
+from tests.conftest import REFERENCE, require
+
+GOLDEN = REFERENCE / "golden" / "mobilenetv2_os16"
+ZOO_MOBILENET = dict(model_variant="mobilenet_v2", atrous_rates=None,
+                     decoder_output_stride=None)
+
+
+def _maker():
+  """The reference's own checkpoint writer (../shared/reference)."""
+  path = require(REFERENCE / "make_tf1_checkpoint.py")
+  spec = importlib.util.spec_from_file_location("make_tf1_checkpoint", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _variables(config):
+  doc = json.loads(require(REFERENCE / "variables" / (config + ".json"))
+                   .read_text())
+  return [(v["name"], tuple(v["shape"])) for v in doc["variables"]]
+
+
+def _write(prefix, specs, fill=None):
+  """Writes a TF1 checkpoint; values are distinct per variable so that a
+  mix-up of names would be seen (`fill(i)` is variable i's constant)."""
+  values = {name: np.full(shape, fill(i) if fill else i, np.float32)
+            for i, (name, shape) in enumerate(specs)}
+  _maker().write_checkpoint(str(prefix), values)
+  return values
+
+
+@pytest.fixture(scope="module")
+def golden_checkpoint(tmp_path_factory):
+  maker = _maker()
+  prefix = tmp_path_factory.mktemp("golden") / "model.ckpt"
+  digest = maker.make_checkpoint(str(GOLDEN / "variables.json"), str(prefix),
+                                 20180207,
+                                 str(require(GOLDEN / "bn_stats.npz")))
+  meta = json.loads((GOLDEN / "meta.json").read_text())
+  assert digest == meta["weights"]["checkpoint_values_sha256"]
+  return prefix
+
+
+@pytest.mark.slow
+def test_golden_parity_with_the_reference_graph(golden_checkpoint):
+  meta = json.loads((GOLDEN / "meta.json").read_text())
+  golden = np.load(GOLDEN / "golden.npz")
+  opts = ModelOptions(**ZOO_MOBILENET)
+  model = build_model(opts, upsample_logits=False)
+  report = load_tf1_checkpoint(model, str(golden_checkpoint.parent))
+  assert len(report.loaded) == 272 and not report.skipped_model_weights
+  for case, crop in meta["case_crop_size"].items():
+    image = golden[case + "/image"]
+    expected = golden[case + "/logits"]
+    padded = pad_to_crop(tf.cast(image, tf.float32), crop, opts.mean_pixel)
+    logits = model(padded, training=False).numpy()
+    assert logits.shape == expected.shape
+    scale = np.abs(expected).max()
+    assert np.abs(logits - expected).max() <= 3e-4 * scale, case
+    labels = tf.argmax(resize_align_corners(tf.constant(logits), crop),
+                       -1).numpy()[:, :image.shape[1], :image.shape[2]]
+    golden_labels = golden[case + "/labels"]
+    # Labels may differ only at near-ties of the reference's own logits.
+    up = resize_align_corners(tf.constant(expected), crop).numpy()[
+        :, :image.shape[1], :image.shape[2]]
+    top2 = np.sort(up, -1)[..., -2:]
+    near_tie = (top2[..., 1] - top2[..., 0]) < 1e-3 * scale
+    assert np.all((labels == golden_labels) | near_tie), case
+
+
+def test_detects_tf1_versus_tf2_checkpoints(tmp_path):
+  specs = _variables("mobilenet_v2_os16")
+  _write(tmp_path / "tf1" / "model.ckpt", specs)
+  assert is_tf1_checkpoint(str(tmp_path / "tf1"))
+  model = build_model(ModelOptions(**ZOO_MOBILENET))
+  tf2 = tf.train.Checkpoint(model=model).save(str(tmp_path / "tf2" / "ckpt"))
+  assert not is_tf1_checkpoint(tf2)
+  with pytest.raises(ValueError, match="TF2 object-based"):
+    load_tf1_checkpoint(model, tf2)
+  with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    load_tf1_checkpoint(model, str(tmp_path))
+
+
+def test_training_state_is_ignored_and_values_land_by_name(tmp_path):
+  specs = _variables("mobilenet_v2_os16")
+  extra = [("global_step", ()), (specs[0][0] + "/Momentum", specs[0][1]),
+           (specs[5][0] + "/ExponentialMovingAverage", specs[5][1])]
+  values = _write(tmp_path / "model.ckpt", specs + extra)
+  model = build_model(ModelOptions(**ZOO_MOBILENET))
+  report = load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"))
+  assert len(report.loaded) == len(specs)
+  assert sorted(report.ignored_training_state) == sorted(n for n, _ in extra)
+  from deeplab_tf.tf1_checkpoint import tf1_name_table
+  for name, variable in tf1_name_table(model).items():
+    np.testing.assert_array_equal(variable.numpy(), values[name])
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("missing", "missing from the checkpoint"),
+    ("extra", "no home in the model"),
+    ("shape", "shape mismatches"),
+])
+def test_strict_loading_lists_the_offending_names(tmp_path, change,
+                                                  expected):
+  specs = _variables("mobilenet_v2_os16")
+  victim = "MobilenetV2/expanded_conv_3/project/weights"
+  index = [n for n, _ in specs].index(victim)
+  if change == "missing":
+    specs.pop(index)
+  elif change == "extra":
+    specs.append(("MobilenetV2/expanded_conv_99/project/weights", (1, 1, 8,
+                                                                   8)))
+    victim = "MobilenetV2/expanded_conv_99/project/weights"
+  else:
+    specs[index] = (victim, (1, 1, 144, 33))
+  _write(tmp_path / "model.ckpt", specs)
+  model = build_model(ModelOptions(**ZOO_MOBILENET))
+  before = [w.numpy().copy() for w in model.weights]
+  with pytest.raises(ValueError, match=expected) as error:
+    load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"))
+  assert victim in str(error.value)
+  # Nothing was assigned: a failed load leaves the model as it was.
+  for w, b in zip(model.weights, before):
+    np.testing.assert_array_equal(w.numpy(), b)
+
+
+def test_other_class_count_loads_all_but_the_logits(tmp_path):
+  _write(tmp_path / "model.ckpt", _variables("mobilenet_v2_os16"))
+  model = build_model(ModelOptions(num_classes=19, **ZOO_MOBILENET))
+  with pytest.raises(ValueError, match="skip_logits=True"):
+    load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"))
+  report = load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"),
+                               skip_logits=True)
+  assert report.skipped_model_weights == ["logits/semantic/biases",
+                                          "logits/semantic/weights"]
+  assert report.skipped_checkpoint_variables == report.skipped_model_weights
+  assert len(report.loaded) == 270
+  assert "not restored" in str(report)
+
+
+def test_backbone_only_for_imagenet_checkpoints(tmp_path):
+  specs = [(n, s) for n, s in _variables("mobilenet_v2_os16")
+           if n.startswith("MobilenetV2/")]
+  # An ImageNet checkpoint also holds the classifier, which has no home.
+  specs += [("MobilenetV2/Conv_1/weights", (1, 1, 320, 1280)),
+            ("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (1001,))]
+  _write(tmp_path / "model.ckpt", specs)
+  model = build_model(ModelOptions(model_variant="mobilenet_v2"))
+  with pytest.raises(ValueError):
+    load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"))
+  report = load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"),
+                               backbone_only=True)
+  assert len(report.loaded) == len(specs) - 2
+  assert set(report.skipped_checkpoint_variables) == {
+      "MobilenetV2/Conv_1/weights", "MobilenetV2/Logits/Conv2d_1c_1x1/biases"}
+  assert "decoder/feature_projection0/weights" in report.skipped_model_weights
+  assert all(not n.startswith("MobilenetV2/")
+             for n in report.skipped_model_weights)
+
+
+@pytest.mark.parametrize("config,opts", [
+    ("xception_65_os16_dec4_sc", ModelOptions()),
+    ("resnet_v1_101_beta_os16_dec4", ModelOptions(
+        model_variant="resnet_v1_101_beta", aspp_with_separable_conv=False,
+        decoder_use_separable_conv=False)),
+])
+def test_name_table_covers_the_reference_configs(tmp_path, config, opts):
+  """Every reference variable maps to a weight of the same shape, and each
+  value lands in the weight of that name."""
+  specs = _variables(config)
+  _write(tmp_path / "model.ckpt", specs, fill=lambda i: i * 0.5)
+  model = build_model(opts)
+  report = load_tf1_checkpoint(model, str(tmp_path / "model.ckpt"))
+  assert len(report.loaded) == len(specs)
+  from deeplab_tf.tf1_checkpoint import tf1_name_table
+  table = tf1_name_table(model)
+  for i, (name, _) in enumerate(specs):
+    assert float(tf.reshape(table[name], [-1])[0]) == i * 0.5, name
