@@ -135,6 +135,19 @@ def encode_png(ids: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
+def format_values(values) -> str:
+  """[1, 2, 3, 7] -> '1-3, 7' (short messages for many bad values)."""
+  values = sorted(int(v) for v in values)
+  parts, start = [], None
+  for i, v in enumerate(values):
+    if start is None:
+      start = v
+    if i + 1 == len(values) or values[i + 1] != v + 1:
+      parts.append(str(start) if start == v else "%d-%d" % (start, v))
+      start = None
+  return ", ".join(parts)
+
+
 def check_label_values(histogram: np.ndarray, descriptor: DatasetDescriptor,
                        where: str):
   """DataError when any value is neither a class id nor the ignore label."""
@@ -142,7 +155,7 @@ def check_label_values(histogram: np.ndarray, descriptor: DatasetDescriptor,
   if bad:
     raise DataError(
         "%s: label values %s are outside [0, %d) and not the ignore label %d"
-        " of %s" % (where, [int(v) for v in bad], descriptor.num_classes,
+        " of %s" % (where, format_values(bad), descriptor.num_classes,
                     descriptor.ignore_label, descriptor.name))
 
 
