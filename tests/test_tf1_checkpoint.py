@@ -190,3 +190,35 @@ def test_name_table_covers_the_reference_configs(tmp_path, config, opts):
   table = tf1_name_table(model)
   for i, (name, _) in enumerate(specs):
     assert float(tf.reshape(table[name], [-1])[0]) == i * 0.5, name
+
+
+def test_convert_cli_writes_a_checkpoint_with_its_configuration(
+    tmp_path, golden_checkpoint):
+  import subprocess
+  import sys
+  from deeplab_tf.run_config import load_run_config, restore_model
+  from tests.conftest import REPO
+  out = tmp_path / "converted"
+  subprocess.run(
+      [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
+       "--tf1_checkpoint=%s" % golden_checkpoint, "--output_dir=%s" % out,
+       "--model_variant=mobilenet_v2", "--dataset=pascal_voc_seg"],
+      check=True, cwd=REPO, capture_output=True)
+  opts, dataset, _ = load_run_config(str(out))
+  assert opts == ModelOptions(**ZOO_MOBILENET)
+  assert dataset["num_classes"] == 21 and dataset["class_names"][15] == (
+      "person")
+  converted = build_model(opts, upsample_logits=False)
+  restore_model(converted, str(out))
+  direct = build_model(opts, upsample_logits=False)
+  load_tf1_checkpoint(direct, str(golden_checkpoint))
+  x = np.random.RandomState(0).uniform(0, 255, (1, 65, 65, 3)).astype(
+      np.float32)
+  np.testing.assert_array_equal(converted(x).numpy(), direct(x).numpy())
+  # Refuses to overwrite.
+  result = subprocess.run(
+      [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
+       "--tf1_checkpoint=%s" % golden_checkpoint, "--output_dir=%s" % out,
+       "--model_variant=mobilenet_v2", "--dataset=pascal_voc_seg"],
+      cwd=REPO, capture_output=True, text=True)
+  assert result.returncode != 0 and "not empty" in result.stderr
