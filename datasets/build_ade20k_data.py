@@ -10,10 +10,8 @@
 from absl import app
 from absl import flags
 
-from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.build import Encoder, build_splits
+from deeplab_tf.data.builders import build_ade20k
 from deeplab_tf.data.errors import run_or_exit
-from deeplab_tf.data.sources import ade20k_splits
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("ade20k_root", None,
@@ -27,10 +25,8 @@ flags.mark_flags_as_required(["ade20k_root", "output_dir"])
 
 def main(argv):
   del argv
-  descriptor = get_dataset_descriptor("ade20k")
-  splits = run_or_exit(ade20k_splits, FLAGS.ade20k_root, FLAGS.split)
-  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits,
-              Encoder(descriptor), num_shards=FLAGS.num_shards,
+  run_or_exit(build_ade20k, FLAGS.ade20k_root, FLAGS.output_dir,
+              flat_split=FLAGS.split, num_shards=FLAGS.num_shards,
               num_workers=FLAGS.num_workers)
 
 

@@ -10,11 +10,8 @@ Labels: `*_gtFine_labelTrainIds.png` when present (--label_type=auto), else
 from absl import app
 from absl import flags
 
-from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.build import Encoder, build_splits
-from deeplab_tf.data.cityscapes_labels import label_id_to_train_id_table
+from deeplab_tf.data.builders import build_cityscapes
 from deeplab_tf.data.errors import run_or_exit
-from deeplab_tf.data.sources import cityscapes_splits
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("cityscapes_root", None,
@@ -31,13 +28,9 @@ flags.mark_flags_as_required(["cityscapes_root", "output_dir"])
 
 def main(argv):
   del argv
-  descriptor = get_dataset_descriptor("cityscapes")
-  splits = run_or_exit(cityscapes_splits, FLAGS.cityscapes_root,
-                       FLAGS.label_type, FLAGS.include_coarse)
-  encoder = Encoder(descriptor, "auto", id_maps=(
-      ("_labelIds.png",
-       label_id_to_train_id_table(descriptor.ignore_label)),))
-  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits, encoder,
+  run_or_exit(build_cityscapes, FLAGS.cityscapes_root, FLAGS.output_dir,
+              label_type=FLAGS.label_type,
+              include_coarse=FLAGS.include_coarse,
               num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
 
 

@@ -16,11 +16,9 @@ through the label map's colours (--mask_format, default: from the PNG mode).
 from absl import app
 from absl import flags
 
-from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.build import Encoder, build_splits
-from deeplab_tf.data.errors import DataError, run_or_exit
+from deeplab_tf.data.builders import build_folder, parse_split_lists
+from deeplab_tf.data.errors import run_or_exit
 from deeplab_tf.data.image_io import MASK_FORMATS
-from deeplab_tf.data.sources import folder_split
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("root", None, "Dataset root; list and folder paths are "
@@ -41,27 +39,14 @@ flags.DEFINE_integer("num_workers", None, "Encoding processes.")
 flags.mark_flags_as_required(["root", "dataset", "output_dir"])
 
 
-def _splits():
-  if not FLAGS.splits:
-    return {FLAGS.split: folder_split(
-        FLAGS.root, None, FLAGS.image_dir, FLAGS.mask_dir, FLAGS.mask_suffix)}
-  splits = {}
-  for item in FLAGS.splits:
-    name, sep, list_file = item.partition("=")
-    if not sep or not name or not list_file:
-      raise DataError("--splits entries are split=list_file, got %r" % item)
-    splits[name] = folder_split(FLAGS.root, list_file, FLAGS.image_dir,
-                                FLAGS.mask_dir, FLAGS.mask_suffix)
-  return splits
-
-
 def main(argv):
   del argv
-  descriptor = run_or_exit(get_dataset_descriptor, FLAGS.dataset)
-  splits = run_or_exit(_splits)
-  run_or_exit(build_splits, FLAGS.output_dir, descriptor, splits,
-              Encoder(descriptor, FLAGS.mask_format),
-              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
+  run_or_exit(build_folder, FLAGS.root, FLAGS.output_dir, FLAGS.dataset,
+              split_lists=run_or_exit(parse_split_lists, FLAGS.splits),
+              split=FLAGS.split, image_dir=FLAGS.image_dir,
+              mask_dir=FLAGS.mask_dir, mask_suffix=FLAGS.mask_suffix,
+              mask_format=FLAGS.mask_format, num_shards=FLAGS.num_shards,
+              num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":

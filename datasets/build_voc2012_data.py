@@ -10,10 +10,8 @@ Palette PNGs in SegmentationClass become raw class ids (255 = void kept).
 from absl import app
 from absl import flags
 
-from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.build import build_splits
+from deeplab_tf.data.builders import build_voc2012
 from deeplab_tf.data.errors import run_or_exit
-from deeplab_tf.data.sources import voc_splits
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("voc_root", None, "VOCdevkit/VOC2012 directory.")
@@ -32,10 +30,9 @@ flags.mark_flags_as_required(["voc_root", "output_dir"])
 
 def main(argv):
   del argv
-  splits = run_or_exit(voc_splits, FLAGS.voc_root, FLAGS.train_aug_label_dir,
-                       FLAGS.train_aug_list)
-  run_or_exit(build_splits, FLAGS.output_dir,
-              get_dataset_descriptor("pascal_voc_seg"), splits,
+  run_or_exit(build_voc2012, FLAGS.voc_root, FLAGS.output_dir,
+              train_aug_label_dir=FLAGS.train_aug_label_dir,
+              train_aug_list=FLAGS.train_aug_list,
               num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
 
 

@@ -80,6 +80,8 @@ def _parse_text(path):
         else:
           color = _color(parts[2:], where) if len(parts) > 2 else None
           classes.append((int(parts[0]), parts[1], color))
+      except DataError:
+        raise
       except (IndexError, ValueError):
         raise DataError("%s: cannot parse %r (expected 'id, name[, r, g, b]'"
                         ", 'ignore, id[, r, g, b]' or 'split, name, size')"
