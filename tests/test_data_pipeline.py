@@ -183,3 +183,25 @@ def test_cache_gives_the_same_examples(synthetic_dir):
   b = next(iter(build_train_dataset(synthetic_dir, "train", cache=True,
                                     **kwargs)))
   assert a["image"].shape == b["image"].shape
+
+
+def test_multi_worker_auto_sharding_is_by_file(synthetic_dir):
+  """What MultiWorkerMirroredStrategy's AUTO policy does to our dataset."""
+  try:
+    from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    pytest.skip("tf.data auto-shard internals moved")
+  dataset = build_eval_dataset(synthetic_dir, "val", crop_size=(8, 8),
+                               batch_size=1, ignore_label=255,
+                               mean_pixel=127.5)
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.FILE)
+  dataset = dataset.with_options(options)
+  seen = []
+  for worker in range(3):
+    names = [b["filename"][0].numpy().decode()
+             for b in _AutoShardDataset(dataset, 3, worker)]
+    assert len(names) == 1  # one whole file (one record) per worker
+    seen += names
+  assert sorted(seen) == ["val_00000", "val_00001", "val_00002"]
