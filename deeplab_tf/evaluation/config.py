@@ -1,0 +1,127 @@
+"""EvalConfig: an evaluation run, built from the configuration saved with
+the checkpoint plus the few things that may change at evaluation."""
+
+import dataclasses
+from typing import Any, Dict, Optional, Tuple
+
+from deeplab_tf.config import ModelOptions
+from deeplab_tf.run_config import load_run_config
+
+# Model flags that may differ from the saved configuration at evaluation.
+EVAL_OVERRIDABLE = ("output_stride", "atrous_rates")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  """An evaluation run.
+
+  Attributes:
+    model: ModelOptions at the evaluation output stride; crop_size is the
+      eval crop (images are padded to at least it, never cropped).
+    checkpoint_dir: train_logdir (or one checkpoint prefix).
+    eval_logdir: where metrics.json and summaries go.
+    dataset, dataset_dir, eval_split, ignore_label, class_names, colormap:
+      the data.
+    eval_scales, add_flipped_images: multi-scale + flip inference.
+    eval_batch_size: images per batch (1 like the reference: batching pads
+      images to the batch's largest, which image pooling sees).
+    trimap_widths: band widths for the boundary metric (empty: off).
+    vis_logdir: where to draw predictions (None: off).
+    vis_max_images: at most this many images drawn (None: all).
+    also_save_raw_predictions: raw label-id PNGs too.
+    convert_to_cityscapes_label_ids: raw PNGs as Cityscapes labelIds.
+    max_number_of_evaluations: 1 = single pass, 0 = forever.
+    eval_interval_secs, eval_timeout_secs: continuous mode polling.
+    stop_at_step: continuous mode stops after evaluating this step.
+  """
+  model: ModelOptions
+  checkpoint_dir: str
+  eval_logdir: str
+  dataset: str
+  dataset_dir: str
+  eval_split: str = "val"
+  ignore_label: int = 255
+  class_names: Tuple[str, ...] = ()
+  colormap: Tuple[Tuple[int, int, int], ...] = ()
+  eval_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  eval_batch_size: int = 1
+  trimap_widths: Tuple[int, ...] = ()
+  vis_logdir: Optional[str] = None
+  vis_max_images: Optional[int] = None
+  also_save_raw_predictions: bool = False
+  convert_to_cityscapes_label_ids: bool = False
+  max_number_of_evaluations: int = 1
+  eval_interval_secs: float = 60.0
+  eval_timeout_secs: Optional[float] = None
+  stop_at_step: Optional[int] = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "eval_scales",
+                       tuple(float(s) for s in self.eval_scales))
+    object.__setattr__(self, "trimap_widths",
+                       tuple(int(w) for w in self.trimap_widths))
+    object.__setattr__(self, "class_names", tuple(self.class_names))
+    object.__setattr__(self, "colormap",
+                       tuple(tuple(int(v) for v in c) for c in self.colormap))
+    if not self.eval_scales or min(self.eval_scales) <= 0:
+      raise ValueError("--eval_scales=%r must be positive"
+                       % (self.eval_scales,))
+    if self.eval_batch_size < 1:
+      raise ValueError("--eval_batch_size must be >= 1")
+    if self.trimap_widths and min(self.trimap_widths) < 1:
+      raise ValueError("--trimap_widths must be >= 1")
+    if self.max_number_of_evaluations < 0:
+      raise ValueError("--max_number_of_evaluations must be >= 0")
+
+  @property
+  def num_classes(self) -> int:
+    return self.model.num_classes
+
+
+def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
+                                overrides: Optional[Dict[str, Any]] = None,
+                                model_flags: Optional[Dict[str, Any]] = None,
+                                **kwargs) -> EvalConfig:
+  """EvalConfig from `<checkpoint_dir>/deeplab_config.json`.
+
+  Args:
+    checkpoint_dir: train_logdir (or a checkpoint prefix in it).
+    eval_logdir: output directory.
+    overrides: eval-time changes: eval_crop_size, output_stride,
+      atrous_rates, dataset_dir (None values ignored).
+    model_flags: other model flags the user gave; each must equal the saved
+      value (a mismatch is an error naming the flag: it would silently give
+      wrong predictions).
+    **kwargs: the remaining EvalConfig fields.
+  """
+  opts, dataset, _ = load_run_config(checkpoint_dir)
+  overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+  saved = opts.to_dict()
+  for name, value in (model_flags or {}).items():
+    if value is None:
+      continue
+    if name not in saved:
+      raise ValueError("--%s is not a model option" % name)
+    if ModelOptions.from_dict(dict(saved, **{name: value})) != opts:
+      raise ValueError(
+          "--%s=%r conflicts with the checkpoint's configuration (%s=%r in "
+          "%s/deeplab_config.json); the model flags come from the checkpoint "
+          "and only %s, eval_crop_size, eval_scales and add_flipped_images "
+          "may change at evaluation"
+          % (name, value, name, saved[name], checkpoint_dir,
+             ", ".join(EVAL_OVERRIDABLE)))
+  if "output_stride" in overrides:
+    opts = opts.for_output_stride(int(overrides["output_stride"]))
+  if "atrous_rates" in overrides:
+    opts = opts.replace(atrous_rates=tuple(overrides["atrous_rates"]) or None)
+  if "eval_crop_size" in overrides:
+    opts = opts.replace(crop_size=tuple(overrides["eval_crop_size"]))
+  dataset_dir = overrides.get("dataset_dir") or dataset.get("dataset_dir", "")
+  return EvalConfig(
+      model=opts, checkpoint_dir=checkpoint_dir, eval_logdir=eval_logdir,
+      dataset=dataset.get("name", ""), dataset_dir=dataset_dir,
+      ignore_label=int(dataset.get("ignore_label", 255)),
+      class_names=tuple(dataset.get("class_names", ())),
+      colormap=tuple(tuple(c) for c in dataset.get("colormap", ())),
+      **kwargs)

@@ -1,0 +1,63 @@
+"""Default settings: the paper's, and the embedded synthetic-data run.
+
+`python train.py` with no flags trains a small MobileNetV2 DeepLabv3+ on the
+synthetic dataset (written on first use to `runs/synthetic_data`) for a few
+CPU minutes into `runs/default`; `python eval.py` with no flags evaluates it.
+Any other dataset starts from the paper's settings (Xception-65, output
+stride 16, rates 6/12/18, decoder at stride 4, crop 513, poly 0.007 / 0.9,
+momentum 0.9, weight decay 4e-5, scales 0.5-2.0).
+"""
+
+import logging
+import os
+
+from deeplab_tf.data import input_pipeline
+
+DEFAULT_TRAIN_LOGDIR = os.path.join("runs", "default")
+SYNTHETIC_DATA_DIR = os.path.join("runs", "synthetic_data")
+SYNTHETIC_SIZES = {"num_train": 96, "num_val": 24, "image_size": (128, 128)}
+
+# Flag values when neither the user nor a saved config gives one.
+PAPER = {
+    "model_variant": "xception_65", "output_stride": 16,
+    "decoder_output_stride": 4, "depth_multiplier": 1.0,
+    "train_crop_size": (513, 513), "train_batch_size": 8,
+    "base_learning_rate": 0.007, "training_number_of_steps": 30000,
+    "weight_decay": 4e-5, "min_scale_factor": 0.5, "max_scale_factor": 2.0,
+    "fine_tune_batch_norm": True, "save_interval_secs": 600.0,
+    "save_summaries_secs": 60.0, "log_steps": 10,
+}
+
+# The embedded default run: a few minutes on two CPU cores.
+SYNTHETIC = dict(PAPER, **{
+    "model_variant": "mobilenet_v2", "depth_multiplier": 0.5,
+    "train_crop_size": (129, 129), "train_batch_size": 8,
+    "base_learning_rate": 0.05, "training_number_of_steps": 600,
+    "min_scale_factor": 0.75, "max_scale_factor": 1.25,
+    "save_interval_secs": 60.0, "save_summaries_secs": 30.0, "log_steps": 25,
+    "batch_norm_decay": 0.99,
+})
+
+
+def defaults_for(dataset: str) -> dict:
+  return SYNTHETIC if dataset == "synthetic" else PAPER
+
+
+def has_split(dataset_dir: str, split: str) -> bool:
+  try:
+    input_pipeline.list_split_files(dataset_dir, split)
+    return True
+  except Exception:  # pylint: disable=broad-except
+    return False
+
+
+def ensure_synthetic_dataset(dataset_dir: str, seed: int = 0) -> str:
+  """Writes the synthetic dataset to `dataset_dir` unless already there."""
+  if has_split(dataset_dir, "train") and has_split(dataset_dir, "val"):
+    return dataset_dir
+  from deeplab_tf.data.synthetic import write_synthetic_dataset
+  logging.info("writing the synthetic dataset to %s (%d train, %d val "
+               "images)", dataset_dir, SYNTHETIC_SIZES["num_train"],
+               SYNTHETIC_SIZES["num_val"])
+  write_synthetic_dataset(dataset_dir, seed=seed, **SYNTHETIC_SIZES)
+  return dataset_dir

@@ -1,0 +1,336 @@
+"""The custom distributed training loop (`strategy.run` over a distributed
+dataset), checkpointing and automatic resume.
+
+Keras 3 `model.fit` fails under MultiWorkerMirroredStrategy on TF 2.21, a
+custom loop does not; it also lets every replica normalise the loss by the
+*global* number of valid pixels, so one step gives the same loss and update
+under every strategy for the same global batch.
+"""
+
+import dataclasses
+import logging
+import math
+import os
+import shutil
+import time
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deeplab_tf.data.input_pipeline import build_train_dataset
+from deeplab_tf.evaluation.metrics import confusion_matrix
+from deeplab_tf.model import build_model
+from deeplab_tf.run_config import load_run_config, save_run_config
+from deeplab_tf.training import checkpoints, losses, schedules
+from deeplab_tf.training.config import TrainConfig
+from deeplab_tf.training.strategy import is_chief, make_strategy
+from deeplab_tf.training.summaries import Progress, TrainSummaries
+
+CHECKPOINT_NAME = "ckpt"
+SUM = tf.distribute.ReduceOp.SUM
+
+
+class NonFiniteLossError(RuntimeError):
+  """The loss became NaN or Inf; training stopped without saving."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  step: int
+  loss: float
+  checkpoint: Optional[str]
+  steps_per_sec: float
+  images_per_sec: float
+  elapsed_secs: float
+  resumed_from: Optional[str]
+
+
+class Trainer:
+  """Model, optimizer, step counter and the compiled training step.
+
+  Build it inside nothing: it enters `strategy.scope()` itself.
+  """
+
+  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy):
+    self.config = config
+    self.strategy = strategy
+    self.num_replicas = strategy.num_replicas_in_sync
+    self.sync_batch_norm = self.num_replicas > 1
+    with strategy.scope():
+      self.model = build_model(config.model, upsample_logits=False,
+                               sync_batch_norm=self.sync_batch_norm)
+      self.step = tf.Variable(
+          0, dtype=tf.int64, trainable=False, name="global_step",
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+      self.schedule = schedules.from_config(config)
+      optimizer = keras.optimizers.SGD(
+          learning_rate=lambda: self.schedule(self.step),
+          momentum=config.momentum)
+      if keras.mixed_precision.global_policy().name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+      self.optimizer = optimizer
+      self.variables = self._trained_variables()
+      self.optimizer.build(self.variables)
+    self.kernels = losses.decayed_kernels(self.model)
+    self.checkpoint = tf.train.Checkpoint(model=self.model,
+                                          optimizer=self.optimizer,
+                                          step=self.step)
+    self._step_fn = None
+
+  def _trained_variables(self):
+    """Trainable weights; with frozen BN (`fine_tune_batch_norm=False`) the
+    BN layers run on their moving statistics (Keras does that for
+    non-trainable BN) while gamma and beta still train, as in the
+    reference (is_training=False for BN only)."""
+    extra = []
+    for layer in self.model.layers:
+      if not isinstance(layer, keras.layers.BatchNormalization):
+        continue
+      if self.config.batch_norm_decay is not None:
+        layer.momentum = self.config.batch_norm_decay
+      if not self.config.fine_tune_batch_norm:
+        layer.trainable = False
+        extra += [layer.gamma, layer.beta]
+    return list(self.model.trainable_variables) + extra
+
+  # ----------------------------------------------------------- the step
+  def _replica_step(self, batch):
+    config = self.config
+    images, labels = batch["image"], tf.cast(batch["label"], tf.int32)
+    context = tf.distribute.get_replica_context()
+    with tf.GradientTape() as tape:
+      tape.watch([getattr(v, "value", v) for v in self.variables])
+      logits = self.model(images, training=True)
+      total, count = losses.segmentation_loss_sum(
+          logits, labels, num_classes=config.num_classes,
+          ignore_label=config.ignore_label,
+          upsample_logits=config.upsample_logits,
+          label_weights=config.label_weights,
+          top_k_percent_pixels=config.top_k_percent_pixels,
+          hard_example_mining_step=config.hard_example_mining_step,
+          step=self.step)
+      global_count = context.all_reduce(SUM, count)
+      data_loss = tf.math.divide_no_nan(total, global_count)
+      decay = losses.weight_decay_loss(self.kernels, config.weight_decay)
+      loss = data_loss + decay / float(self.num_replicas)
+      scaled = loss
+      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+        scaled = self.optimizer.scale_loss(loss)
+    grads = tape.gradient(scaled, self.variables)
+    self.optimizer.apply_gradients(zip(grads, self.variables))
+    full_logits = losses.match_logits_and_labels(logits, labels, True)[0]
+    predictions = tf.argmax(full_logits, axis=-1, output_type=tf.int32)
+    confusion = confusion_matrix(labels, predictions, config.num_classes,
+                                 config.ignore_label)
+    return {"loss": loss, "data_loss": data_loss, "confusion": confusion,
+            "predictions": predictions, "images": images, "labels": labels}
+
+  def train_step(self, distributed_batch):
+    """One step on a distributed batch; returns reduced scalars and the
+    per-replica images/labels/predictions."""
+    if self._step_fn is None:
+      @tf.function
+      def step_fn(batch):
+        out = self.strategy.run(self._replica_step, args=(batch,))
+        self.step.assign_add(1)
+        reduced = {k: self.strategy.reduce(SUM, out[k], axis=None)
+                   for k in ("loss", "data_loss", "confusion")}
+        reduced["learning_rate"] = self.schedule(self.step - 1)
+        for k in ("predictions", "images", "labels"):
+          reduced[k] = self.strategy.experimental_local_results(out[k])[0]
+        return reduced
+      self._step_fn = step_fn
+    return self._step_fn(distributed_batch)
+
+  def distribute(self, dataset_fn: Callable):
+    """Distributed dataset from `dataset_fn(input_context)`."""
+    return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def default_dataset_fn(config: TrainConfig):
+  """`input_context -> dataset` of the training split (global batch)."""
+  def dataset_fn(input_context):
+    return build_train_dataset(
+        config.dataset_dir, config.train_split, crop_size=config.crop_size,
+        batch_size=config.train_batch_size, ignore_label=config.ignore_label,
+        mean_pixel=config.model.mean_pixel,
+        min_scale_factor=config.min_scale_factor,
+        max_scale_factor=config.max_scale_factor,
+        scale_factor_step_size=config.scale_factor_step_size,
+        min_resize_value=config.min_resize_value,
+        max_resize_value=config.max_resize_value, seed=config.seed,
+        input_context=input_context)
+  return dataset_fn
+
+
+def dataset_section(config: TrainConfig) -> dict:
+  return {"name": config.dataset, "num_classes": config.num_classes,
+          "ignore_label": config.ignore_label,
+          "class_names": list(config.class_names),
+          "colormap": [list(c) for c in config.colormap],
+          "dataset_dir": os.path.abspath(config.dataset_dir)
+          if config.dataset_dir else "", "train_split": config.train_split}
+
+
+def check_saved_config(config: TrainConfig):
+  """Resuming with another model is an error naming the differing fields."""
+  try:
+    saved, _, _ = load_run_config(config.train_logdir)
+  except FileNotFoundError:
+    return
+  if saved != config.model:
+    a, b = saved.to_dict(), config.model.to_dict()
+    diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
+            if a[k] != b[k]]
+    raise ValueError(
+        "--train_logdir=%s holds checkpoints of another model (%s); use a "
+        "new --train_logdir or the same model flags"
+        % (config.train_logdir, "; ".join(diff)))
+
+
+def _worker_dir(config: TrainConfig, strategy) -> str:
+  if is_chief(strategy):
+    return config.train_logdir
+  task_id = strategy.cluster_resolver.task_id
+  return os.path.join(config.train_logdir, ".worker_tmp",
+                      "worker_%d" % task_id)
+
+
+def _agree_any(strategy, flag: bool) -> bool:
+  """True if any worker's flag is True (keeps time-based saves in step)."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return flag
+  value = tf.constant(1.0 if flag else 0.0)
+  out = strategy.run(lambda v: tf.distribute.get_replica_context().all_reduce(
+      tf.distribute.ReduceOp.MAX, v), args=(value,))
+  return bool(strategy.experimental_local_results(out)[0].numpy() > 0)
+
+
+def train(config: TrainConfig, *, strategy=None,
+          dataset_fn: Optional[Callable] = None) -> TrainResult:
+  """Trains `config` to `training_number_of_steps`, resuming if possible.
+
+  Args:
+    config: the run.
+    strategy: an existing strategy (default: made from config.strategy).
+    dataset_fn: `input_context -> tf.data.Dataset` of per-replica batches
+      (default: the TFRecord pipeline of config.dataset_dir).
+  Raises:
+    NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint
+      stays the latest one).
+  """
+  if config.seed is not None:
+    keras.utils.set_random_seed(config.seed)
+  strategy = strategy or make_strategy(config.strategy, config.tpu)
+  chief = is_chief(strategy)
+  os.makedirs(config.train_logdir, exist_ok=True)
+  check_saved_config(config)
+  trainer = Trainer(config, strategy)
+  directory = _worker_dir(config, strategy)
+  manager = tf.train.CheckpointManager(
+      trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
+      checkpoint_name=CHECKPOINT_NAME)
+  resumed_from = _restore_or_initialize(config, trainer)
+  if chief:
+    save_run_config(config.train_logdir, config.model,
+                    dataset_section(config), config.to_dict())
+  logging.info("strategy %s: %d replica(s), global batch %d, synchronised "
+               "BN %s, fine_tune_batch_norm %s", type(strategy).__name__,
+               trainer.num_replicas, config.train_batch_size,
+               trainer.sync_batch_norm, config.fine_tune_batch_norm)
+  dataset = trainer.distribute(dataset_fn or default_dataset_fn(config))
+  summaries = TrainSummaries(config.train_logdir if chief else None,
+                             config.colormap, config.class_names,
+                             config.num_classes)
+  step = int(trainer.step.numpy())
+  start_step, start_time = step, time.time()
+  progress = Progress(step, config.training_number_of_steps,
+                      config.train_batch_size)
+  last_save = last_summary = time.time()
+  loss = float("nan")
+  saved = manager.latest_checkpoint
+  iterator = iter(dataset)
+  while step < config.training_number_of_steps:
+    out = trainer.train_step(next(iterator))
+    step += 1
+    loss = float(out["loss"])
+    if not math.isfinite(loss):
+      summaries.flush()
+      raise NonFiniteLossError(
+          "loss is %s at step %d (data loss %s, learning rate %.3g): training "
+          "stopped without saving; the last good checkpoint is %s. Lower "
+          "--base_learning_rate, check the labels (values must be < "
+          "num_classes or the ignore label) or use --mixed_precision=none."
+          % (loss, step, float(out["data_loss"]),
+             float(out["learning_rate"]), saved))
+    summaries.accumulate(out["confusion"].numpy())
+    now = time.time()
+    if step % config.log_steps == 0 or step == config.training_number_of_steps:
+      speed = progress.update(step)
+      accuracy, miou = summaries.write_scalars(
+          step, float(out["data_loss"]), loss, float(out["learning_rate"]),
+          progress.steps_per_sec,
+          progress.steps_per_sec * config.train_batch_size)
+      if chief:
+        logging.info("step %d/%d  loss %.4f (total %.4f)  lr %.3g  pixel acc "
+                     "%.3f  train mIoU %.3f  %s", step,
+                     config.training_number_of_steps,
+                     float(out["data_loss"]), loss,
+                     float(out["learning_rate"]), accuracy, miou, speed)
+    if now - last_summary >= config.save_summaries_secs:
+      summaries.write_images(step, out["images"], out["labels"],
+                             out["predictions"])
+      last_summary = now
+    due = now - last_save >= config.save_interval_secs
+    if _agree_any(strategy, due) and step < config.training_number_of_steps:
+      saved = _save(manager, step, chief, directory)
+      last_save = time.time()
+  if int(trainer.step.numpy()) != step:
+    raise RuntimeError("step counter out of sync")
+  if saved is None or not saved.endswith("-%d" % step):
+    saved = _save(manager, step, chief, directory)
+  summaries.flush()
+  elapsed = time.time() - start_time
+  steps_done = step - start_step
+  sps = steps_done / elapsed if elapsed > 0 else 0.0
+  if not chief:
+    shutil.rmtree(os.path.join(config.train_logdir, ".worker_tmp"),
+                  ignore_errors=True)
+  return TrainResult(step, loss, saved if chief else None, sps,
+                     sps * config.train_batch_size, elapsed, resumed_from)
+
+
+def _save(manager, step: int, chief: bool, directory: str) -> str:
+  path = manager.save(checkpoint_number=step)
+  if chief:
+    logging.info("saved checkpoint %s", path)
+  else:
+    shutil.rmtree(directory, ignore_errors=True)
+  return path
+
+
+def _restore_or_initialize(config: TrainConfig, trainer: Trainer
+                           ) -> Optional[str]:
+  """Resumes from the newest checkpoint in train_logdir, else initialises
+  from --tf_initial_checkpoint (if given). Returns the resumed prefix."""
+  latest = tf.train.latest_checkpoint(config.train_logdir)
+  if latest:
+    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info("resuming from %s at step %d%s", latest,
+                 int(trainer.step.numpy()),
+                 "; --tf_initial_checkpoint=%s is ignored because "
+                 "--train_logdir already holds a checkpoint"
+                 % config.tf_initial_checkpoint
+                 if config.tf_initial_checkpoint else "")
+    return latest
+  if config.tf_initial_checkpoint:
+    checkpoints.initialize_from_checkpoint(
+        trainer.model, config.model, config.tf_initial_checkpoint,
+        initialize_last_layer=config.initialize_last_layer,
+        last_layers_contain_logits_only=config.last_layers_contain_logits_only)
+  else:
+    logging.info("no checkpoint in %s and no --tf_initial_checkpoint: "
+                 "training from random initialisation", config.train_logdir)
+  return None

@@ -1,0 +1,139 @@
+"""Flag values (a plain dict, None = not given) -> one TrainConfig.
+
+Unset values come from `defaults.defaults_for(dataset)`: the embedded run's
+for the synthetic dataset, the paper's otherwise. The dataset descriptor
+gives the class count, ignore label, names and colours.
+"""
+
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, Optional
+
+from deeplab_tf.config import (MOBILENET_VARIANTS, ModelOptions,
+                               paper_atrous_rates)
+from deeplab_tf.data import LABEL_MAP_FILENAME, get_dataset_descriptor
+from deeplab_tf.data.builtin import bit_colormap
+from deeplab_tf.training import defaults
+from deeplab_tf.training.config import TrainConfig
+
+TRAIN_FLAG_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                         if f.name not in ("model", "class_names", "colormap",
+                                           "ignore_label")) + (
+    "model_variant", "output_stride", "atrous_rates", "decoder_output_stride",
+    "aspp_with_separable_conv", "decoder_use_separable_conv", "multi_grid",
+    "depth_multiplier", "num_classes", "train_crop_size")
+
+
+def parse_crop_size(value, flag: str = "train_crop_size"):
+  """'h,w' / [h, w] / h -> (h, w); ValueError naming the flag."""
+  if isinstance(value, str):
+    value = value.split(",")
+  if isinstance(value, int):
+    value = [value, value]
+  try:
+    size = tuple(int(v) for v in value)
+  except (TypeError, ValueError):
+    raise ValueError("--%s=%r must be 'height,width'" % (flag, value)) from None
+  if len(size) == 1:
+    size = size * 2
+  if len(size) != 2 or min(size) < 1:
+    raise ValueError("--%s=%r must be two positive integers 'height,width'"
+                     % (flag, value))
+  return size
+
+
+def parse_decoder_output_stride(value) -> Optional[int]:
+  if value is None:
+    return None
+  if isinstance(value, (list, tuple)):
+    if len(value) != 1:
+      raise ValueError("--decoder_output_stride=%r: give one stride (4) or "
+                       "'none'" % (value,))
+    value = value[0]
+  if str(value).lower() in ("none", "", "0"):
+    return None
+  return int(value)
+
+
+def dataset_name(values: Dict[str, Any]) -> str:
+  if values.get("dataset"):
+    return values["dataset"]
+  directory = values.get("dataset_dir")
+  if directory and os.path.isfile(os.path.join(directory, LABEL_MAP_FILENAME)):
+    return directory
+  return "synthetic"
+
+
+def model_options(values: Dict[str, Any], preset: Dict[str, Any],
+                  num_classes: int) -> ModelOptions:
+  """The ModelOptions of the flag values (preset fills the gaps)."""
+  get = lambda k: values.get(k) if values.get(k) is not None else preset.get(k)
+  variant = get("model_variant")
+  output_stride = int(get("output_stride"))
+  rates = values.get("atrous_rates")
+  if rates is None:
+    rates = (None if variant in MOBILENET_VARIANTS
+             else paper_atrous_rates(output_stride))
+  decoder = (parse_decoder_output_stride(values["decoder_output_stride"])
+             if values.get("decoder_output_stride") is not None
+             else preset["decoder_output_stride"])
+  if decoder is not None and decoder >= output_stride:
+    decoder = None if values.get("decoder_output_stride") is None else decoder
+  kwargs = dict(
+      model_variant=variant, num_classes=num_classes,
+      output_stride=output_stride, atrous_rates=rates,
+      decoder_output_stride=decoder,
+      aspp_with_separable_conv=values.get("aspp_with_separable_conv", True),
+      decoder_use_separable_conv=values.get("decoder_use_separable_conv",
+                                            True),
+      multi_grid=values.get("multi_grid"),
+      crop_size=parse_crop_size(get("train_crop_size")))
+  if variant in MOBILENET_VARIANTS:
+    kwargs["depth_multiplier"] = float(get("depth_multiplier"))
+  elif values.get("depth_multiplier") not in (None, 1.0):
+    raise ValueError("--depth_multiplier only applies to mobilenet_v2")
+  return ModelOptions(**kwargs)
+
+
+def train_config_from_values(values: Dict[str, Any],
+                             prepare_data: bool = True) -> TrainConfig:
+  """Builds and validates the TrainConfig; writes the synthetic dataset if
+  it is the dataset and is missing (when `prepare_data`)."""
+  values = dict(values)
+  name = dataset_name(values)
+  preset = defaults.defaults_for(name)
+  if name == "synthetic" and not values.get("dataset_dir"):
+    values["dataset_dir"] = defaults.SYNTHETIC_DATA_DIR
+  if not values.get("dataset_dir"):
+    raise ValueError("--dataset_dir is required for --dataset=%s" % name)
+  if name == "synthetic" and prepare_data:
+    defaults.ensure_synthetic_dataset(values["dataset_dir"],
+                                      seed=values.get("seed") or 0)
+  try:
+    descriptor = get_dataset_descriptor(name)
+  except Exception as e:  # DataError
+    raise ValueError("--dataset=%s: %s" % (name, e)) from None
+  num_classes = descriptor.num_classes
+  class_names, colormap = descriptor.class_names, descriptor.colormap
+  if values.get("num_classes") and values["num_classes"] != num_classes:
+    num_classes = int(values["num_classes"])
+    logging.warning("--num_classes=%d overrides the %d classes of dataset %s",
+                    num_classes, descriptor.num_classes, descriptor.name)
+    class_names = tuple("class_%d" % i for i in range(num_classes))
+    colormap = bit_colormap(num_classes)
+  if not colormap:
+    colormap = bit_colormap(num_classes)
+  model = model_options(values, preset, num_classes)
+  fields = {f.name for f in dataclasses.fields(TrainConfig)}
+  kwargs = {k: v for k, v in values.items() if k in fields and v is not None}
+  for key, value in preset.items():
+    if key in fields and kwargs.get(key) is None:
+      kwargs[key] = value
+  kwargs.pop("model", None)
+  if kwargs.get("label_weights") is not None:
+    kwargs["label_weights"] = tuple(kwargs["label_weights"])
+  kwargs.update(model=model, dataset=name, ignore_label=descriptor.ignore_label,
+                class_names=class_names, colormap=colormap)
+  kwargs.setdefault("train_logdir", defaults.DEFAULT_TRAIN_LOGDIR)
+  return TrainConfig(**kwargs)

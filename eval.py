@@ -1,0 +1,124 @@
+"""Evaluates train.py checkpoints (flags -> one EvalConfig -> evaluator).
+
+The model and dataset come from `<checkpoint_dir>/deeplab_config.json`, so
+no model flag is needed; a model flag that conflicts with it is an error.
+Only eval_split, eval_crop_size, output_stride (with atrous_rates),
+eval_scales and add_flipped_images (and dataset_dir, if the data moved) may
+change. With no flags it evaluates runs/default (the embedded run).
+
+  python eval.py --checkpoint_dir=runs/voc --eval_logdir=runs/voc/eval \
+    --output_stride=8 --eval_scales=0.5,0.75,1.0,1.25,1.5,1.75 \
+    --add_flipped_images
+"""
+
+import logging
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("checkpoint_dir", None,
+                    "train_logdir or a checkpoint prefix (default "
+                    "runs/default).")
+flags.DEFINE_string("eval_logdir", None,
+                    "Output directory (default <checkpoint_dir>/eval).")
+flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
+flags.DEFINE_string("eval_split", "val", "Split to evaluate.")
+flags.DEFINE_list("eval_crop_size", None,
+                  "Pad images to at least 'height,width' (default: the "
+                  "training crop).")
+flags.DEFINE_integer("output_stride", None, "Evaluate at this stride "
+                     "(rates rescale with it).")
+flags.DEFINE_multi_integer("atrous_rates", None, "Explicit ASPP rates.")
+flags.DEFINE_list("eval_scales", ["1.0"], "Input scales, e.g. "
+                  "0.5,0.75,1.0,1.25,1.5,1.75.")
+flags.DEFINE_boolean("add_flipped_images", False, "Also left-right flips.")
+flags.DEFINE_integer("eval_batch_size", 1, "Images per batch.")
+flags.DEFINE_list("trimap_widths", [], "Boundary-band widths in pixels for "
+                  "the trimap metric, e.g. 2,4,8,16,32.")
+flags.DEFINE_integer("max_number_of_evaluations", 1,
+                     "1: one pass; 0: wait for new checkpoints forever.")
+flags.DEFINE_float("eval_interval_secs", 60, "Continuous-mode polling.")
+flags.DEFINE_float("eval_timeout_secs", None,
+                   "Continuous mode ends after this long without a new "
+                   "checkpoint.")
+flags.DEFINE_string("vis_logdir", None, "Write visualisations here.")
+flags.DEFINE_integer("vis_max_images", None, "Draw at most this many.")
+flags.DEFINE_boolean("also_save_raw_predictions", False,
+                     "Raw label-id PNGs in <vis_logdir>/raw.")
+flags.DEFINE_boolean("convert_to_cityscapes_label_ids", False,
+                     "Raw PNGs as Cityscapes labelIds (test server).")
+# Model flags: accepted for command-line compatibility, must match the
+# checkpoint's configuration.
+flags.DEFINE_string("model_variant", None, "Must match the checkpoint.")
+flags.DEFINE_list("decoder_output_stride", None, "Must match the checkpoint.")
+flags.DEFINE_boolean("aspp_with_separable_conv", None, "Must match.")
+flags.DEFINE_boolean("decoder_use_separable_conv", None, "Must match.")
+flags.DEFINE_multi_integer("multi_grid", None, "Must match.")
+flags.DEFINE_float("depth_multiplier", None, "Must match.")
+flags.DEFINE_integer("num_classes", None, "Must match.")
+
+MODEL_FLAGS = ("model_variant", "decoder_output_stride",
+               "aspp_with_separable_conv", "decoder_use_separable_conv",
+               "multi_grid", "depth_multiplier", "num_classes")
+
+
+def config_from_flags():
+  from deeplab_tf.evaluation.config import eval_config_from_checkpoint
+  from deeplab_tf.training.defaults import DEFAULT_TRAIN_LOGDIR
+  from deeplab_tf.training.resolve import (parse_crop_size,
+                                           parse_decoder_output_stride)
+  checkpoint_dir = FLAGS.checkpoint_dir or DEFAULT_TRAIN_LOGDIR
+  eval_logdir = FLAGS.eval_logdir or os.path.join(
+      checkpoint_dir if os.path.isdir(checkpoint_dir)
+      else os.path.dirname(checkpoint_dir), "eval")
+  model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS}
+  if model_flags["decoder_output_stride"] is not None:
+    model_flags["decoder_output_stride"] = parse_decoder_output_stride(
+        model_flags["decoder_output_stride"])
+  try:
+    scales = tuple(float(s) for s in FLAGS.eval_scales)
+    widths = tuple(int(w) for w in FLAGS.trimap_widths)
+  except ValueError as e:
+    raise ValueError("--eval_scales / --trimap_widths: %s" % e) from None
+  return eval_config_from_checkpoint(
+      checkpoint_dir, eval_logdir,
+      overrides={"output_stride": FLAGS.output_stride,
+                 "atrous_rates": FLAGS.atrous_rates,
+                 "dataset_dir": FLAGS.dataset_dir,
+                 "eval_crop_size": parse_crop_size(
+                     FLAGS.eval_crop_size, "eval_crop_size")
+                 if FLAGS.eval_crop_size else None},
+      model_flags=model_flags, eval_split=FLAGS.eval_split,
+      eval_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
+      eval_batch_size=FLAGS.eval_batch_size, trimap_widths=widths,
+      vis_logdir=FLAGS.vis_logdir, vis_max_images=FLAGS.vis_max_images,
+      also_save_raw_predictions=FLAGS.also_save_raw_predictions,
+      convert_to_cityscapes_label_ids=FLAGS.convert_to_cityscapes_label_ids,
+      max_number_of_evaluations=FLAGS.max_number_of_evaluations,
+      eval_interval_secs=FLAGS.eval_interval_secs,
+      eval_timeout_secs=FLAGS.eval_timeout_secs)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
+  logging.getLogger().setLevel(logging.INFO)
+  from deeplab_tf.evaluation import evaluator
+  try:
+    config = config_from_flags()
+    result = evaluator.run(config)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit("eval.py: %s" % e)
+  print("mIoU %.4f  pixel accuracy %.4f  (step %s, %d images) -> %s"
+        % (result["miou"], result["pixel_accuracy"], result["step"],
+           result["num_images"],
+           os.path.join(config.eval_logdir, "metrics.json")))
+
+
+if __name__ == "__main__":
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  app.run(main)
