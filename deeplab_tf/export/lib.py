@@ -1,0 +1,238 @@
+"""export_lib: checkpoint + saved configuration -> SavedModel, TFLite, report.
+
+`run_export(ExportConfig(...))` is everything `export.py` does; the CLI only
+turns flags into the config. The model configuration comes from the
+`deeplab_config.json` that train.py saved beside the checkpoint, so no model
+flag has to be repeated; only inference choices (output stride, scales,
+flips, crop / padding, TFLite variants) are options here.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from deeplab_tf import run_config
+from deeplab_tf.export import parity
+from deeplab_tf.export import saved_model as saved_model_lib
+from deeplab_tf.export import serving
+from deeplab_tf.export import tflite as tflite_lib
+from deeplab_tf.model import build_model
+
+REPORT_FILENAME = "export_report.json"
+PADDINGS = ("crop", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+  """What to export and how (the model itself comes from the run config).
+
+  Attributes:
+    checkpoint_dir: train_logdir (newest checkpoint) or a checkpoint prefix.
+    export_dir: TF Serving base path; the SavedModel goes to
+      `<export_dir>/<version>/`, TFLite files and the report beside it.
+    version: SavedModel version; None = the checkpoint step (at least 1).
+    output_stride: inference output stride; None = the trained one.
+    inference_scales: multi-scale inference scales baked into the SavedModel.
+    add_flipped_images: also average left-right flipped predictions.
+    crop_size: [height, width] images are padded to (and the TFLite input
+      size); None = the run configuration's crop size.
+    padding: 'crop' pads to the crop with the mean pixel exactly as
+      evaluation does; 'none' runs the SavedModel at the image's own size.
+    tflite: also write the TFLite variants.
+    tflite_variants: which of tflite.VARIANTS.
+    tflite_input_dtype: 'uint8' or 'float32' TFLite input (RGB 0..255).
+    tflite_outputs: 'labels', 'logits' or 'both'.
+    dataset_dir: TFRecords for the int8 calibration and the parity images;
+      None = the run configuration's `dataset.dataset_dir` if it exists.
+    representative_split: split read for int8 calibration.
+    parity_split: split whose images (and labels) the parity checks use.
+    num_representative: calibration images.
+    num_parity: parity images.
+    overwrite: replace an existing version / TFLite files.
+    verify: run the parity checks.
+  """
+  checkpoint_dir: str
+  export_dir: str
+  version: Optional[int] = None
+  output_stride: Optional[int] = None
+  inference_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  crop_size: Optional[Tuple[int, int]] = None
+  padding: str = "crop"
+  tflite: bool = False
+  tflite_variants: Tuple[str, ...] = tflite_lib.VARIANTS
+  tflite_input_dtype: str = "uint8"
+  tflite_outputs: str = "both"
+  dataset_dir: Optional[str] = None
+  representative_split: str = "train"
+  parity_split: str = "val"
+  num_representative: int = 32
+  num_parity: int = 4
+  overwrite: bool = False
+  verify: bool = True
+
+  def __post_init__(self):
+    if self.padding not in PADDINGS:
+      raise ValueError("padding %r: choose one of %s"
+                       % (self.padding, ", ".join(PADDINGS)))
+    scales = tuple(float(s) for s in self.inference_scales)
+    if not scales or min(scales) <= 0:
+      raise ValueError("inference_scales %r must be positive" % (scales,))
+    object.__setattr__(self, "inference_scales", scales)
+    for variant in self.tflite_variants:
+      if variant not in tflite_lib.VARIANTS:
+        raise ValueError("tflite variant %r: choose from %s"
+                         % (variant, ", ".join(tflite_lib.VARIANTS)))
+    if self.crop_size is not None:
+      object.__setattr__(self, "crop_size",
+                         tuple(int(v) for v in self.crop_size))
+
+
+def read_split(dataset_dir: str, split: str, count: int) -> List[Dict]:
+  """Up to `count` decoded {"image", "label"} numpy pairs of a split."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
+  files = list_split_files(dataset_dir, split)
+  samples = []
+  for record in tf.data.TFRecordDataset(files).take(count):
+    example = decode_example(record)
+    samples.append({"image": example["image"].numpy(),
+                    "label": example["label"].numpy().astype(np.int32)})
+  return samples
+
+
+def synthetic_images(count: int, crop_size) -> List[Dict]:
+  """Deterministic smooth images of varied sizes (no dataset available)."""
+  rng = np.random.default_rng(0)
+  samples = []
+  for i in range(count):
+    h = max(crop_size[0] - 7 * i, 1)
+    w = max(crop_size[1] - 11 * i, 1)
+    base = rng.uniform(0, 255, (h // 8 + 2, w // 8 + 2, 3))
+    image = tf.image.resize(base[np.newaxis], [h, w])[0].numpy()
+    samples.append({"image": np.clip(image, 0, 255).astype(np.uint8),
+                    "label": None})
+  return samples
+
+
+def _dataset_dir(config: ExportConfig, dataset: Dict) -> Optional[str]:
+  if config.dataset_dir:
+    if not os.path.isdir(config.dataset_dir):
+      raise FileNotFoundError("dataset_dir %s does not exist"
+                              % config.dataset_dir)
+    return config.dataset_dir
+  saved = dataset.get("dataset_dir")
+  return saved if saved and os.path.isdir(saved) else None
+
+
+def load_export_model(config: ExportConfig):
+  """(ModelOptions, dataset dict, native Keras model, checkpoint prefix)."""
+  opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
+  prefix = run_config.latest_checkpoint(config.checkpoint_dir)
+  if config.crop_size is not None:
+    opts = opts.replace(crop_size=config.crop_size)
+  if config.output_stride is not None:
+    opts = opts.for_output_stride(config.output_stride)
+  model = build_model(opts, upsample_logits=False)
+  run_config.restore_model(model, prefix)
+  return opts, dataset, model, prefix
+
+
+def run_export(config: ExportConfig, log=print) -> Dict:
+  """Exports and verifies; returns (and writes) the report dict."""
+  opts, dataset, model, prefix = load_export_model(config)
+  pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
+  version = config.version or saved_model_lib.default_version(prefix)
+  module = serving.DeepLabServingModule(
+      model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      num_classes=opts.num_classes, scales=config.inference_scales,
+      add_flipped_images=config.add_flipped_images)
+  config_path = os.path.join(
+      config.checkpoint_dir if os.path.isdir(config.checkpoint_dir)
+      else os.path.dirname(config.checkpoint_dir), run_config.CONFIG_FILENAME)
+  with open(config_path) as f:
+    extra = {run_config.CONFIG_FILENAME: f.read()}
+  path = saved_model_lib.write_saved_model(
+      module, config.export_dir, version, overwrite=config.overwrite,
+      extra_files=extra)
+  log("SavedModel: %s" % path)
+  report = {"checkpoint": prefix, "saved_model": path, "version": version,
+            "model": opts.to_dict(), "export": _jsonable(config),
+            "tflite": {}, "parity": {}}
+
+  data_dir = _dataset_dir(config, dataset)
+  ignore_label = int(dataset.get("ignore_label", 255))
+  need_parity = config.verify
+  samples = []
+  if need_parity:
+    samples = (read_split(data_dir, config.parity_split, config.num_parity)
+               if data_dir else synthetic_images(config.num_parity,
+                                                 opts.crop_size))
+    report["parity_images"] = ("%s:%s" % (data_dir, config.parity_split)
+                               if data_dir else "synthetic")
+    report["parity"]["saved_model"] = parity.check_saved_model(
+        path, model, [s["image"] for s in samples], crop_size=pad_size,
+        mean_pixel=opts.mean_pixel, scales=config.inference_scales,
+        add_flipped_images=config.add_flipped_images)
+
+  if config.tflite:
+    report["tflite"] = _export_tflite(config, opts, model, data_dir, samples,
+                                      ignore_label, report, log)
+  report["passed"] = all(c["passed"] for c in report["parity"].values())
+  saved_model_lib.atomic_write_bytes(
+      os.path.join(config.export_dir, REPORT_FILENAME),
+      (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+  for line in parity.summarize(report):
+    log(line)
+  return report
+
+
+def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
+                   report, log) -> Dict:
+  size = opts.crop_size
+  mean = opts.mean_pixel
+  representative = None
+  if "int8" in config.tflite_variants:
+    if data_dir is None:
+      raise ValueError(
+          "the int8 TFLite variant needs real images for calibration: pass "
+          "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
+          "--tflite_variants" % config.representative_split)
+    calibration = read_split(data_dir, config.representative_split,
+                             config.num_representative)
+
+    def representative():
+      for sample in calibration:
+        yield parity.to_input_size(sample["image"], size, mean)[np.newaxis]
+
+  tflite_samples = [{
+      "image": parity.to_input_size(s["image"], size, mean),
+      "label": (None if s["label"] is None else
+                parity.to_input_size(s["label"], size, ignore_label))}
+                    for s in samples]
+  files = {}
+  for variant in config.tflite_variants:
+    spec = tflite_lib.TFLiteSpec(variant, size, config.tflite_input_dtype,
+                                 config.tflite_outputs)
+    model_bytes = tflite_lib.convert(model, spec, representative)
+    path = os.path.join(config.export_dir, spec.filename)
+    if os.path.exists(path) and not config.overwrite:
+      raise FileExistsError("%s already exists (pass --overwrite)" % path)
+    saved_model_lib.atomic_write_bytes(path, model_bytes)
+    files[variant] = {"path": path, "bytes": len(model_bytes),
+                      "ops": tflite_lib.op_names(model_bytes)}
+    log("TFLite %-12s %s (%.2f MB)" % (variant, path, len(model_bytes) / 1e6))
+    if config.verify:
+      report["parity"]["tflite_" + variant] = parity.check_tflite(
+          model_bytes, spec, model, tflite_samples,
+          num_classes=opts.num_classes, ignore_label=ignore_label)
+  return files
+
+
+def _jsonable(config: ExportConfig) -> Dict:
+  out = dataclasses.asdict(config)
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

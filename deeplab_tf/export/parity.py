@@ -1,0 +1,165 @@
+"""Parity checks of exported models against the Keras model they came from.
+
+Run by export itself; every check returns a plain dict (numbers plus
+`passed`) that goes into `export_report.json`:
+  * SavedModel (reloaded from disk) vs the Keras evaluation path: largest
+    probability difference and label agreement, per image at its own size;
+  * TFLite vs Keras on the same padded crop: logits difference relative to
+    the largest Keras logit, label agreement, and, where ground truth is
+    available, mIoU of both and their difference.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from deeplab_tf import inference
+from deeplab_tf.export import tflite as tflite_lib
+
+# (max relative logits error, min label agreement, max |mIoU difference|).
+# float32 is the issue's 1e-4; the quantised bounds are what a correct
+# conversion meets on real images (a broken one is off by orders).
+TFLITE_BOUNDS = {
+    "float32": {"logits_rel": 1e-4, "agreement": 0.999},
+    "float16": {"logits_rel": 5e-3, "agreement": 0.99},
+    "dynamic_int8": {"logits_rel": 0.1, "agreement": 0.9},
+    "int8": {"logits_rel": None, "agreement": 0.8, "miou_diff": 0.1},
+}
+SAVED_MODEL_BOUNDS = {"probabilities_abs": 1e-4, "agreement": 0.999}
+
+
+def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
+             ignore_label: int) -> float:
+  """mIoU over classes whose union is non-empty (ignore_label skipped)."""
+  labels = np.asarray(labels).reshape(-1).astype(np.int64)
+  predictions = np.asarray(predictions).reshape(-1).astype(np.int64)
+  valid = (labels != ignore_label) & (labels >= 0) & (labels < num_classes)
+  index = labels[valid] * num_classes + np.clip(predictions[valid], 0,
+                                                num_classes - 1)
+  cm = np.bincount(index, minlength=num_classes ** 2).reshape(
+      num_classes, num_classes).astype(np.float64)
+  union = cm.sum(0) + cm.sum(1) - np.diag(cm)
+  present = union > 0
+  if not present.any():
+    return float("nan")
+  return float(np.mean(np.diag(cm)[present] / union[present]))
+
+
+def to_input_size(image: np.ndarray, size, value) -> np.ndarray:
+  """Pads bottom/right with `value` to >= size, then keeps the top-left crop.
+
+  The static TFLite input: evaluation's padding for images up to the crop.
+  """
+  image = np.asarray(image)
+  pad = [(0, max(size[0] - image.shape[0], 0)),
+         (0, max(size[1] - image.shape[1], 0))] + [(0, 0)] * (image.ndim - 2)
+  if image.ndim == 3:
+    out = np.stack([np.pad(image[..., c], pad[:2], constant_values=value[c])
+                    for c in range(image.shape[-1])], axis=-1)
+  else:
+    out = np.pad(image, pad, constant_values=value)
+  return out[:size[0], :size[1]]
+
+
+def _agreement(a, b) -> float:
+  return float(np.mean(np.asarray(a) == np.asarray(b)))
+
+
+def check_saved_model(saved_model_dir: str, native_model, images:
+                      Sequence[np.ndarray], *, crop_size, mean_pixel,
+                      scales=(1.0,), add_flipped_images=False) -> Dict:
+  """Reloads the SavedModel and compares `serving_default` with Keras."""
+  loaded = tf.saved_model.load(saved_model_dir)
+  serve = loaded.signatures["serving_default"]
+  max_abs, agree, pixels = 0.0, 0.0, 0
+  for image in images:
+    batch = tf.constant(np.asarray(image, np.uint8)[np.newaxis])
+    out = serve(images=batch)
+    padded = inference.pad_to_crop(tf.cast(batch, tf.float32), crop_size,
+                                   mean_pixel)
+    expected = inference.predict_probabilities(
+        native_model, padded, scales=scales,
+        add_flipped_images=add_flipped_images)
+    expected = expected[:, :image.shape[0], :image.shape[1]].numpy()
+    got = out["semantic_probabilities"].numpy()
+    max_abs = max(max_abs, float(np.max(np.abs(got - expected))))
+    labels = out["semantic_predictions"].numpy()
+    agree += np.sum(labels == np.argmax(expected, -1))
+    pixels += labels.size
+  result = {"images": len(images), "probabilities_max_abs_diff": max_abs,
+            "label_agreement": float(agree / max(pixels, 1))}
+  result["passed"] = bool(
+      max_abs <= SAVED_MODEL_BOUNDS["probabilities_abs"] and
+      result["label_agreement"] >= SAVED_MODEL_BOUNDS["agreement"])
+  return result
+
+
+def keras_reference(native_model, images: np.ndarray, size):
+  """(native logits, labels at `size`) of the Keras model, float32 input."""
+  logits = native_model(tf.constant(images, tf.float32), training=False)
+  logits = tf.cast(logits, tf.float32)
+  up = inference.resize_align_corners(logits, list(size))
+  return logits.numpy(), tf.argmax(up, -1, output_type=tf.int32).numpy()
+
+
+def check_tflite(model: bytes, spec, native_model,
+                 samples: Sequence[Dict[str, np.ndarray]], *,
+                 num_classes: int, ignore_label: Optional[int] = None,
+                 num_threads: int = 2) -> Dict:
+  """TFLite vs Keras on `samples` ({"image": float [H, W, 3] at the TFLite
+  input size, optional "label"}) ."""
+  runner = tflite_lib.TFLiteRunner(model, num_threads=num_threads)
+  max_err, max_ref = 0.0, 0.0
+  ours, theirs, truth = [], [], []
+  for sample in samples:
+    image = np.asarray(sample["image"], np.float32)[np.newaxis]
+    if runner.input_dtype == np.uint8:
+      image = np.round(image)  # what the uint8 model is actually given
+    logits, labels = keras_reference(native_model, image, spec.input_size)
+    out = runner(image)
+    if "logits" in out:
+      max_err = max(max_err, float(np.max(np.abs(out["logits"] - logits))))
+      max_ref = max(max_ref, float(np.max(np.abs(logits))))
+    if "semantic_predictions" in out:
+      ours.append(out["semantic_predictions"][0])
+    else:
+      up = inference.resize_align_corners(
+          tf.constant(out["logits"]), list(spec.input_size))
+      ours.append(tf.argmax(up, -1, output_type=tf.int32).numpy()[0])
+    theirs.append(labels[0])
+    if sample.get("label") is not None:
+      truth.append(sample["label"])
+  result = {"variant": spec.variant, "images": len(samples),
+            "label_agreement": _agreement(ours, theirs)}
+  if max_ref > 0:
+    result["logits_max_rel_diff"] = max_err / max_ref
+  if truth and ignore_label is not None:
+    result["miou_keras"] = mean_iou(np.stack(truth), np.stack(theirs),
+                                    num_classes, ignore_label)
+    result["miou_tflite"] = mean_iou(np.stack(truth), np.stack(ours),
+                                     num_classes, ignore_label)
+    result["miou_diff"] = abs(result["miou_tflite"] - result["miou_keras"])
+  result["bounds"] = dict(TFLITE_BOUNDS[spec.variant])
+  result["passed"] = _within(result, result["bounds"])
+  return result
+
+
+def _within(result: Dict, bounds: Dict) -> bool:
+  ok = result["label_agreement"] >= bounds["agreement"]
+  if bounds.get("logits_rel") is not None and "logits_max_rel_diff" in result:
+    ok = ok and result["logits_max_rel_diff"] <= bounds["logits_rel"]
+  if bounds.get("miou_diff") is not None and "miou_diff" in result:
+    ok = ok and result["miou_diff"] <= bounds["miou_diff"]
+  return bool(ok)
+
+
+def summarize(report: Dict) -> List[str]:
+  """One line per check for the console."""
+  lines = []
+  for name, check in report.get("parity", {}).items():
+    numbers = ", ".join("%s=%.3g" % (k, v) for k, v in sorted(check.items())
+                        if isinstance(v, float))
+    lines.append("%-5s %-14s %s" % ("ok" if check["passed"] else "FAIL",
+                                    name, numbers))
+  return lines

@@ -1,0 +1,149 @@
+"""The serving module: a tf.Module whose signatures are the exported API.
+
+Pre- and post-processing live inside the graph and are exactly the
+evaluation path of `deeplab_tf.inference` (pad bottom/right to the crop with
+the mean pixel, the model's own normalisation, corner-aligned upsampling,
+optional multi-scale / flip, argmax, crop back), so a served prediction is
+the evaluation prediction. Two signatures (pattern of deeplab2's
+`export_model.py` and Model Garden's `serving/export_base.py`):
+
+* `serving_default`: uint8 `images` [batch, height, width, 3] of any batch and
+  size -> `semantic_predictions` int32 [batch, height, width] and
+  `semantic_probabilities` float32 [batch, height, width, classes].
+* `serving_bytes`: encoded JPEG / PNG / BMP / GIF `image_bytes` [batch] (what
+  TF Serving's REST API receives as `{"b64": ...}`), images of different sizes
+  in one request allowed. Each image is decoded (grayscale -> RGB, alpha
+  dropped) and predicted on its own, so a result never depends on the other
+  images of the request; outputs are padded to the largest image
+  (`semantic_predictions` with -1, `semantic_probabilities` with 0) and
+  `height` / `width` int32 [batch] give each image's own size.
+"""
+
+from typing import Sequence, Tuple
+
+import tensorflow as tf
+
+from deeplab_tf import inference
+
+SERVING_DEFAULT = "serving_default"
+SERVING_BYTES = "serving_bytes"
+LABEL_PADDING = -1
+
+
+def _check_image_size(images):
+  """Asserts a non-empty spatial size; a clear error instead of a crash."""
+  shape = tf.shape(images)
+  return tf.debugging.assert_positive(
+      shape[1:3], message="images must have height and width >= 1")
+
+
+class DeepLabServingModule(tf.Module):
+  """Wraps a native-stride Keras model with in-graph pre/post-processing.
+
+  Example:
+    module = DeepLabServingModule(build_model(opts, upsample_logits=False),
+                                  crop_size=opts.crop_size,
+                                  mean_pixel=opts.mean_pixel,
+                                  num_classes=opts.num_classes)
+    tf.saved_model.save(module, path, signatures=module.signatures())
+
+  Args:
+    native_model: a model built with `upsample_logits=False` (float RGB in
+      [0, 255] -> logits at the network's output stride).
+    crop_size: [height, width] inputs are padded to (at least), as in
+      evaluation.
+    mean_pixel: the padding value (ModelOptions.mean_pixel).
+    num_classes: number of classes (for static output shapes).
+    scales: inference scales (multi-scale inference); (1.0,) for one.
+    add_flipped_images: also average over left-right flipped inputs.
+  """
+
+  def __init__(self, native_model, *, crop_size: Tuple[int, int],
+               mean_pixel: Sequence[float], num_classes: int,
+               scales: Sequence[float] = (1.0,),
+               add_flipped_images: bool = False, name=None):
+    super().__init__(name=name)
+    self.model = native_model
+    self.crop_size = (int(crop_size[0]), int(crop_size[1]))
+    self.mean_pixel = tuple(float(v) for v in mean_pixel)
+    self.num_classes = int(num_classes)
+    self.scales = tuple(float(s) for s in scales)
+    self.add_flipped_images = bool(add_flipped_images)
+    self.serve_images = tf.function(
+        self._serve_images, input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    self.serve_bytes = tf.function(
+        self._serve_bytes, input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes")])
+
+  def signatures(self):
+    """The {name: concrete function} dict for `tf.saved_model.save`."""
+    return {SERVING_DEFAULT: self.serve_images.get_concrete_function(),
+            SERVING_BYTES: self.serve_bytes.get_concrete_function()}
+
+  # ------------------------------------------------------------ the graph
+  def predict(self, images):
+    """(labels int32 [B, H, W], probabilities float32 [B, H, W, C]).
+
+    `images`: uint8 or float [B, H, W, 3] RGB in [0, 255], any size. Equal
+    to `inference.predict_labels` (argmax commutes with the crop).
+    """
+    with tf.control_dependencies([_check_image_size(images)]):
+      images = tf.cast(images, tf.float32)
+    shape = tf.shape(images)
+    padded = inference.pad_to_crop(images, self.crop_size, self.mean_pixel)
+    probabilities = inference.predict_probabilities(
+        self.model, padded, scales=self.scales,
+        add_flipped_images=self.add_flipped_images)
+    probabilities = probabilities[:, :shape[1], :shape[2], :]
+    probabilities = tf.ensure_shape(probabilities,
+                                    [None, None, None, self.num_classes])
+    labels = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    return labels, probabilities
+
+  def _serve_images(self, images):
+    labels, probabilities = self.predict(images)
+    return {"semantic_predictions": labels,
+            "semantic_probabilities": probabilities}
+
+  def _serve_bytes(self, image_bytes):
+    sizes = tf.map_fn(lambda s: tf.shape(decode_image(s))[:2], image_bytes,
+                      fn_output_signature=tf.TensorSpec([2], tf.int32))
+    # Zero when the batch is empty: the outputs are then empty, not an error.
+    max_h = tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0))
+    max_w = tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0))
+
+    def one(encoded):
+      image = decode_image(encoded)
+      labels, probabilities = self.predict(image[tf.newaxis])
+      pad_h = max_h - tf.shape(image)[0]
+      pad_w = max_w - tf.shape(image)[1]
+      labels = tf.pad(labels[0], [[0, pad_h], [0, pad_w]],
+                      constant_values=LABEL_PADDING)
+      probabilities = tf.pad(probabilities[0],
+                             [[0, pad_h], [0, pad_w], [0, 0]])
+      return labels, probabilities
+
+    labels, probabilities = tf.map_fn(
+        one, image_bytes, fn_output_signature=(
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, None, self.num_classes], tf.float32)))
+    return {"semantic_predictions": labels,
+            "semantic_probabilities": probabilities,
+            "height": sizes[:, 0], "width": sizes[:, 1]}
+
+
+def decode_image(encoded):
+  """Decodes one JPEG / PNG / BMP / GIF string to uint8 RGB [H, W, 3].
+
+  Grayscale becomes RGB and an alpha channel is dropped (`channels=3`); an
+  empty string or bytes in no known format raise InvalidArgumentError with a
+  message saying so (returned to the client by TF Serving, never a crash).
+  """
+  check = tf.debugging.assert_greater(
+      tf.strings.length(encoded), 0,
+      message="image_bytes: empty string, expected an encoded JPEG/PNG image")
+  with tf.control_dependencies([check]):
+    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8,
+                               expand_animations=False)
+  return tf.ensure_shape(image, [None, None, 3])

@@ -1,0 +1,90 @@
+r"""Exports a trained checkpoint: TF Serving SavedModel, TFLite, parity report.
+
+The model configuration is read from the `deeplab_config.json` saved beside
+the checkpoint, so no model flag is repeated:
+
+  python export.py --checkpoint_dir=train_logdir --export_dir=serving/deeplab
+  python export.py --checkpoint_dir=train_logdir --export_dir=serving/deeplab \
+    --tflite --dataset_dir=tfrecord   # + *.tflite (int8 calibrated on train)
+
+Writes `<export_dir>/<version>/` (SavedModel, signatures `serving_default`
+on uint8 images and `serving_bytes` on encoded JPEG/PNG strings), the
+`deeplab_<variant>_<H>x<W>.tflite` files and `export_report.json` with the
+parity checks against the Keras model; exits 1 if a check fails.
+"""
+
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
+                    "or a checkpoint prefix, with deeplab_config.json.")
+flags.DEFINE_string("export_dir", None, "TF Serving base path.")
+flags.DEFINE_integer("version", None, "SavedModel version (default: the "
+                     "checkpoint step, at least 1).")
+flags.DEFINE_integer("output_stride", None, "Inference output stride "
+                     "(default: the trained one).")
+flags.DEFINE_list("inference_scales", ["1.0"], "Multi-scale inference "
+                  "scales baked into the SavedModel, e.g. 0.5,0.75,1,1.25.")
+flags.DEFINE_boolean("add_flipped_images", False, "Also average left-right "
+                     "flipped predictions.")
+flags.DEFINE_list("crop_size", None, "Padding size height,width (and TFLite "
+                  "input size); default: the trained crop.")
+flags.DEFINE_enum("padding", "crop", ["crop", "none"], "'crop': pad to the "
+                  "crop with the mean pixel like evaluation; 'none': run the "
+                  "SavedModel at each image's own size.")
+flags.DEFINE_boolean("tflite", False, "Also write the TFLite variants.")
+flags.DEFINE_list("tflite_variants", ["float32", "float16", "dynamic_int8",
+                                      "int8"], "TFLite variants.")
+flags.DEFINE_enum("tflite_input_dtype", "uint8", ["uint8", "float32"],
+                  "TFLite input type (RGB 0..255 either way).")
+flags.DEFINE_enum("tflite_outputs", "both", ["labels", "logits", "both"],
+                  "TFLite outputs: int32 labels, native-stride logits.")
+flags.DEFINE_string("dataset_dir", None, "TFRecords for int8 calibration and "
+                    "parity images (default: the run configuration's).")
+flags.DEFINE_string("representative_split", "train", "Calibration split.")
+flags.DEFINE_string("parity_split", "val", "Parity-check split.")
+flags.DEFINE_integer("num_representative", 32, "Calibration images.")
+flags.DEFINE_integer("num_parity", 4, "Parity images.")
+flags.DEFINE_boolean("overwrite", False, "Replace existing outputs.")
+flags.DEFINE_boolean("verify", True, "Run the parity checks.")
+
+
+def main(argv):
+  del argv
+  from deeplab_tf.export.lib import ExportConfig, run_export  # pylint: disable=g-import-not-at-top
+  for name in ("checkpoint_dir", "export_dir"):
+    if not getattr(FLAGS, name):
+      raise app.UsageError("--%s is required" % name)
+  try:
+    config = ExportConfig(
+        checkpoint_dir=FLAGS.checkpoint_dir, export_dir=FLAGS.export_dir,
+        version=FLAGS.version, output_stride=FLAGS.output_stride,
+        inference_scales=[float(s) for s in FLAGS.inference_scales],
+        add_flipped_images=FLAGS.add_flipped_images,
+        crop_size=([int(c) for c in FLAGS.crop_size]
+                   if FLAGS.crop_size else None),
+        padding=FLAGS.padding, tflite=FLAGS.tflite,
+        tflite_variants=tuple(FLAGS.tflite_variants),
+        tflite_input_dtype=FLAGS.tflite_input_dtype,
+        tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,
+        representative_split=FLAGS.representative_split,
+        parity_split=FLAGS.parity_split,
+        num_representative=FLAGS.num_representative,
+        num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
+        verify=FLAGS.verify)
+    report = run_export(config)
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
+    # A bad checkpoint, configuration or dataset: one clear line, no trace.
+    print("ERROR: %s" % e, file=sys.stderr)
+    return 1
+  if not report["passed"]:
+    print("parity checks failed; see %s/export_report.json"
+          % FLAGS.export_dir)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,183 @@
+"""export.py end to end: SavedModel, bytes signature, TFLite, parity report.
+
+One tiny trained MobileNetV2 checkpoint is exported once per module; the
+SavedModel is then loaded in a separate process that cannot import
+deeplab_tf and compared with the Keras evaluation path on real images.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab_tf import inference
+from deeplab_tf.data.builders import build_voc2012
+from deeplab_tf.export import lib as export_lib
+from deeplab_tf.export import tflite as tflite_lib
+from deeplab_tf.model import build_model
+from deeplab_tf.run_config import restore_model
+from tests import test_export_helpers as H
+from tests.conftest import DATA, REPO, require
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  data_dir = require(DATA)
+  tmp = tmp_path_factory.mktemp("export")
+  records = tmp / "tfrecord"
+  build_voc2012(str(H.voc_root(data_dir)), str(records), num_workers=1,
+                verbose=False)
+  H.train_tiny_checkpoint(data_dir, tmp / "train", records)
+  config = export_lib.ExportConfig(
+      checkpoint_dir=str(tmp / "train"), export_dir=str(tmp / "serving"),
+      tflite=True, num_representative=4, num_parity=3)
+  report = export_lib.run_export(config, log=lambda *_: None)
+  opts = H.tiny_options()
+  model = build_model(opts, upsample_logits=False)
+  restore_model(model, str(tmp / "train"))
+  return {"report": report, "dir": tmp, "model": model, "opts": opts,
+          "data": data_dir, "config": config}
+
+
+def keras_labels(exported, image):
+  opts = exported["opts"]
+  return inference.predict_labels(
+      exported["model"], np.asarray(image)[np.newaxis],
+      crop_size=opts.crop_size, mean_pixel=opts.mean_pixel).numpy()[0]
+
+
+def test_layout_and_report(exported):
+  report = exported["report"]
+  serving = exported["dir"] / "serving"
+  assert report["saved_model"] == str(serving / str(H.STEP))
+  assert (serving / str(H.STEP) / "saved_model.pb").exists()
+  assert (serving / str(H.STEP) / "assets.extra/deeplab_config.json").exists()
+  assert not [p for p in serving.iterdir() if p.name.startswith(".")]
+  on_disk = json.loads((serving / "export_report.json").read_text())
+  assert on_disk["passed"] is True, on_disk["parity"]
+  assert report["parity_images"].endswith(":val")
+  sm = report["parity"]["saved_model"]
+  assert sm["probabilities_max_abs_diff"] <= 1e-4
+  assert sm["label_agreement"] == 1.0
+
+
+def test_tflite_variants_meet_bounds_without_flex(exported):
+  report = exported["report"]
+  assert sorted(report["tflite"]) == sorted(tflite_lib.VARIANTS)
+  for variant, info in report["tflite"].items():
+    check = report["parity"]["tflite_" + variant]
+    assert check["passed"], (variant, check)
+    assert not [op for op in info["ops"] if op.startswith("Flex")
+                or op in ("CUSTOM", "DELEGATE")], info["ops"]
+    with open(info["path"], "rb") as f:
+      tflite_lib.builtin_op_check(f.read())
+  assert report["parity"]["tflite_float32"]["logits_max_rel_diff"] <= 1e-4
+  int8 = report["parity"]["tflite_int8"]
+  assert "miou_diff" in int8 and int8["miou_keras"] > 0
+  sizes = {v: i["bytes"] for v, i in report["tflite"].items()}
+  assert sizes["float16"] < 0.6 * sizes["float32"]
+  assert sizes["int8"] < 0.4 * sizes["float32"]
+
+
+def test_tflite_runs_in_litert_with_int32_labels(exported):
+  info = exported["report"]["tflite"]["int8"]
+  with open(info["path"], "rb") as f:
+    runner = tflite_lib.TFLiteRunner(f.read(), num_threads=1)
+  assert runner.input_dtype == np.uint8
+  assert runner.input_shape == (1,) + H.CROP + (3,)
+  out = runner(np.full((1,) + H.CROP + (3,), 127.0))
+  assert out["semantic_predictions"].dtype == np.int32
+  assert out["semantic_predictions"].shape == (1,) + H.CROP
+  with pytest.raises(ValueError, match="pad to the crop"):
+    runner(np.zeros((1, 64, 64, 3)))
+
+
+FRESH_PROCESS = r"""
+import sys
+sys.modules["deeplab_tf"] = None  # importing it would fail
+import numpy as np
+import tensorflow as tf
+args = np.load(sys.argv[2], allow_pickle=True)
+model = tf.saved_model.load(sys.argv[1])
+out = {}
+for i, batch in enumerate(args["batches"]):
+  r = model.signatures["serving_default"](images=tf.constant(batch))
+  out["labels_%d" % i] = r["semantic_predictions"].numpy()
+  out["probs_dtype_%d" % i] = str(r["semantic_probabilities"].dtype.name)
+r = model.signatures["serving_bytes"](image_bytes=tf.constant(
+    list(args["encoded"]), tf.string))
+for k, v in r.items():
+  out["bytes_" + k] = v.numpy()
+assert not any(m.startswith("deeplab_tf") for m in sys.modules if sys.modules[m])
+np.savez(sys.argv[3], **out)
+"""
+
+
+@pytest.mark.slow
+def test_saved_model_in_fresh_process_matches_keras(exported, tmp_path):
+  root = H.voc_root(exported["data"])
+  voc = [H.read_rgb(root / "JPEGImages" / (n + ".jpg")) for n in
+         ("labelme_2011_000003", "labelme_2011_000006", "vainf_b69f5b3_001")]
+  city = H.read_rgb(next((exported["data"] / "cityscapes/leftImg8bit").rglob(
+      "*.png")))
+  # Batches of one size each (different sizes across batches), including
+  # one smaller than the crop (padded) and odd sizes.
+  batches = [np.stack([v[:300, :401] for v in voc]),
+             np.stack([city, city[:, ::-1]]),
+             voc[0][None, :97, :113]]
+  # One bytes request: JPEG and PNG files of different sizes.
+  encoded = [(root / "JPEGImages/labelme_2011_000003.jpg").read_bytes(),
+             H.encode(city, "PNG"), H.encode(voc[1][:97, :113], "PNG"),
+             (root / "JPEGImages/vainf_b69f5b3_001.jpg").read_bytes()]
+  originals = [voc[0], city, voc[1][:97, :113], voc[2]]
+  np.savez(tmp_path / "in.npz", batches=np.array(batches, dtype=object),
+           encoded=np.array(encoded, dtype=object))
+  script = tmp_path / "serve.py"
+  script.write_text(FRESH_PROCESS)
+  result = subprocess.run(
+      [sys.executable, str(script), exported["report"]["saved_model"],
+       str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+      cwd=tmp_path, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = np.load(tmp_path / "out.npz")
+  for i, batch in enumerate(batches):
+    expected = np.stack([keras_labels(exported, image) for image in batch])
+    assert out["labels_%d" % i].dtype == np.int32
+    np.testing.assert_array_equal(out["labels_%d" % i], expected)
+    assert out["probs_dtype_%d" % i] == "float32"
+  heights, widths = out["bytes_height"], out["bytes_width"]
+  assert list(heights) == [o.shape[0] for o in originals]
+  assert list(widths) == [o.shape[1] for o in originals]
+  labels = out["bytes_semantic_predictions"]
+  probs = out["bytes_semantic_probabilities"]
+  assert labels.shape == (4, max(heights), max(widths))
+  assert probs.shape == labels.shape + (H.NUM_CLASSES,)
+  for i, image in enumerate(originals):
+    h, w = image.shape[:2]
+    np.testing.assert_array_equal(labels[i, :h, :w],
+                                  keras_labels(exported, image))
+    assert (labels[i, h:] == -1).all() and (labels[i, :, w:] == -1).all()
+    np.testing.assert_allclose(probs[i, :h, :w].sum(-1), 1.0, atol=1e-5)
+
+
+def test_saved_model_cli(exported):
+  cli = str(REPO / ".venv/bin/saved_model_cli")
+  if not __import__("os").path.exists(cli):
+    cli = "saved_model_cli"
+  path = exported["report"]["saved_model"]
+  show = subprocess.run([cli, "show", "--dir", path, "--all"],
+                        capture_output=True, text=True, timeout=300)
+  assert show.returncode == 0, show.stderr[-2000:]
+  for name in ("serving_default", "serving_bytes", "semantic_predictions",
+               "semantic_probabilities", "image_bytes"):
+    assert name in show.stdout
+  run = subprocess.run(
+      [cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+       "serving_default", "--input_exprs",
+       "images=np.full((2,40,50,3),120,dtype=np.uint8)"],
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode == 0, run.stderr[-2000:]
+  assert "semantic_predictions" in run.stdout
