@@ -190,7 +190,8 @@ def count(opts: ModelOptions, input_size: Sequence[int] = (513, 513)
   """Builds `opts` at `input_size` (shapes only, no forward pass) and counts.
 
   The crop size used for option validation stays `opts.crop_size`, so the
-  network can be counted at the sizes of multi-scale evaluation.
+  network can be counted at the sizes of multi-scale evaluation. Clears the
+  Keras session first (many large models are built in a row).
   """
   h, w = input_size
   keras.backend.clear_session()
@@ -253,7 +254,7 @@ def inference_macs(opts: ModelOptions, size: int = 513,
 def _parse_value(text: str, field: dataclasses.Field):
   if text.lower() in ("none", "null", ""):
     return None
-  if field.type is bool or field.default in (True, False):
+  if field.type is bool or isinstance(field.default, bool):
     if text.lower() in ("1", "true", "yes"):
       return True
     if text.lower() in ("0", "false", "no"):

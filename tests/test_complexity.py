@@ -113,3 +113,13 @@ def test_cli_prints_counts(capsys):
   text = capsys.readouterr().out
   assert "parameters" in text and "2146645" in text
   assert "conv Multiply-Adds" in text
+
+
+def test_cli_parses_every_field_type(capsys):
+  assert complexity.main(["--model_variant=mobilenet_v2",
+                          "--depth_multiplier=0.5", "--atrous_rates=6,12,18",
+                          "--aspp_with_separable_conv=false",
+                          "--decoder_output_stride=4", "--input_size=65"]) == 0
+  text = capsys.readouterr().out
+  assert '"depth_multiplier": 0.5' in text
+  assert '"aspp_with_separable_conv": false' in text
