@@ -64,6 +64,11 @@ class DeepLabServingModule(tf.Module):
                add_flipped_images: bool = False, name=None):
     super().__init__(name=name)
     self.model = native_model
+    # The underlying tf.Variables, tracked directly: without them the
+    # SavedModel's TF1-style restore op (used by TF Serving, saved_model_cli
+    # run and the C++/Java loaders) misses Keras 3 variables and serving
+    # fails with "Could not find variable" (keras-team/keras#19274, #20095).
+    self.model_variables = [v.value for v in native_model.variables]
     self.crop_size = (int(crop_size[0]), int(crop_size[1]))
     self.mean_pixel = tuple(float(v) for v in mean_pixel)
     self.num_classes = int(num_classes)
