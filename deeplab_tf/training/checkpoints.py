@@ -61,12 +61,36 @@ def is_tf2_checkpoint(prefix: str) -> bool:
 
 
 def tf2_checkpoint_num_classes(prefix: str) -> Optional[int]:
-  """Class count of a train.py checkpoint: the logits bias is the model's
-  only Conv2D bias."""
-  biases = [s for n, s in tf.train.list_variables(prefix)
-            if n.startswith("model/") and "/bias/" in n and "optimizer" not in n
-            and len(s) == 1]
-  return int(biases[0][0]) if len(biases) == 1 else None
+  """Class count of a train.py checkpoint: the length of the logits bias
+  (the model's only Conv2D bias), found through the checkpoint's object
+  graph (a variable is stored under one of its paths, which may be the
+  optimizer's)."""
+  from tensorflow.core.protobuf import trackable_object_graph_pb2
+  reader = tf.train.load_checkpoint(prefix)
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor(tf1_checkpoint.TF2_OBJECT_GRAPH_KEY))
+  shapes = reader.get_variable_to_shape_map()
+
+  def child(node_id, name):
+    for ref in graph.nodes[node_id].children:
+      if ref.local_name == name:
+        return ref.node_id
+    return None
+
+  model = child(0, "model")
+  operations = child(model, "_operations") if model is not None else None
+  if operations is None:
+    return None
+  found = []
+  for ref in graph.nodes[operations].children:
+    bias = child(ref.node_id, "bias")
+    if bias is None:
+      continue
+    for attribute in graph.nodes[bias].attributes:
+      shape = shapes.get(attribute.checkpoint_key)
+      if shape is not None and len(shape) == 1:
+        found.append(int(shape[0]))
+  return found[0] if len(found) == 1 else None
 
 
 def tf1_checkpoint_num_classes(prefix: str) -> Optional[int]:
