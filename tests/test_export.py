@@ -194,3 +194,20 @@ def test_saved_model_cli(exported, tmp_path):
     assert labels.dtype == np.int32
     assert labels.shape == ((2, 40, 50) if signature == "serving_default"
                             else (1, 128, 256))
+
+
+@pytest.mark.slow
+def test_cli_needs_no_model_flags(exported, tmp_path):
+  out = tmp_path / "serving"
+  args = [sys.executable, "export.py",
+          "--checkpoint_dir=%s" % (exported["dir"] / "train"),
+          "--export_dir=%s" % out, "--num_parity=1"]
+  result = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (out / str(H.STEP) / "saved_model.pb").exists()
+  assert "saved_model" in result.stdout
+  again = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+  assert again.returncode == 1
+  assert "already exists" in again.stderr and "Traceback" not in again.stderr

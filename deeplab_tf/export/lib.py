@@ -145,6 +145,12 @@ def load_export_model(config: ExportConfig):
 def run_export(config: ExportConfig, log=print) -> Dict:
   """Exports and verifies; returns (and writes) the report dict."""
   opts, dataset, model, prefix = load_export_model(config)
+  data_dir = _dataset_dir(config, dataset)
+  if config.tflite and "int8" in config.tflite_variants and data_dir is None:
+    raise ValueError(
+        "the int8 TFLite variant needs real images for calibration: pass "
+        "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
+        "--tflite_variants" % config.representative_split)
   pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
   version = config.version or saved_model_lib.default_version(prefix)
   module = serving.DeepLabServingModule(
@@ -164,7 +170,6 @@ def run_export(config: ExportConfig, log=print) -> Dict:
             "model": opts.to_dict(), "export": _jsonable(config),
             "tflite": {}, "parity": {}}
 
-  data_dir = _dataset_dir(config, dataset)
   ignore_label = int(dataset.get("ignore_label", 255))
   need_parity = config.verify
   samples = []
@@ -197,11 +202,6 @@ def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
   mean = opts.mean_pixel
   representative = None
   if "int8" in config.tflite_variants:
-    if data_dir is None:
-      raise ValueError(
-          "the int8 TFLite variant needs real images for calibration: pass "
-          "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
-          "--tflite_variants" % config.representative_split)
     calibration = read_split(data_dir, config.representative_split,
                              config.num_representative)
 

@@ -129,10 +129,16 @@ class DeepLabServingModule(tf.Module):
                              [[0, pad_h], [0, pad_w], [0, 0]])
       return labels, probabilities
 
-    labels, probabilities = tf.map_fn(
-        one, image_bytes, fn_output_signature=(
-            tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None, None, self.num_classes], tf.float32)))
+    def run_all():
+      return tf.map_fn(one, image_bytes, fn_output_signature=(
+          tf.TensorSpec([None, None], tf.int32),
+          tf.TensorSpec([None, None, self.num_classes], tf.float32)))
+
+    def empty():  # map_fn cannot stack zero results of unknown shape
+      return (tf.zeros([0, 0, 0], tf.int32),
+              tf.zeros([0, 0, 0, self.num_classes], tf.float32))
+
+    labels, probabilities = tf.cond(tf.size(image_bytes) > 0, run_all, empty)
     return {"semantic_predictions": labels,
             "semantic_probabilities": probabilities,
             "height": sizes[:, 0], "width": sizes[:, 1]}
