@@ -75,8 +75,9 @@ def config_from_flags():
   eval_logdir = FLAGS.eval_logdir or os.path.join(
       checkpoint_dir if os.path.isdir(checkpoint_dir)
       else os.path.dirname(checkpoint_dir), "eval")
-  model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS}
-  if model_flags["decoder_output_stride"] is not None:
+  model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS
+                 if FLAGS[name].present}
+  if "decoder_output_stride" in model_flags:
     model_flags["decoder_output_stride"] = parse_decoder_output_stride(
         model_flags["decoder_output_stride"])
   try:

@@ -90,7 +90,8 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
     eval_logdir: output directory.
     overrides: eval-time changes: eval_crop_size, output_stride,
       atrous_rates, dataset_dir (None values ignored).
-    model_flags: other model flags the user gave; each must equal the saved
+    model_flags: the other model flags the user gave (only those given;
+      None means an explicit 'none'); each must equal the saved
       value (a mismatch is an error naming the flag: it would silently give
       wrong predictions).
     **kwargs: the remaining EvalConfig fields.
@@ -99,11 +100,13 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
   overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
   saved = opts.to_dict()
   for name, value in (model_flags or {}).items():
-    if value is None:
-      continue
     if name not in saved:
       raise ValueError("--%s is not a model option" % name)
-    if ModelOptions.from_dict(dict(saved, **{name: value})) != opts:
+    try:
+      same = ModelOptions.from_dict(dict(saved, **{name: value})) == opts
+    except ValueError:
+      same = False
+    if not same:
       raise ValueError(
           "--%s=%r conflicts with the checkpoint's configuration (%s=%r in "
           "%s/deeplab_config.json); the model flags come from the checkpoint "
