@@ -15,7 +15,7 @@ parity checks against the Keras model; exits 1 if a check fails.
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
@@ -53,6 +53,7 @@ flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # TF's INFO chatter on saving
   from deeplab_tf.export.lib import ExportConfig, run_export  # pylint: disable=g-import-not-at-top
   for name in ("checkpoint_dir", "export_dir"):
     if not getattr(FLAGS, name):

@@ -211,3 +211,23 @@ def test_cli_needs_no_model_flags(exported, tmp_path):
                          timeout=600)
   assert again.returncode == 1
   assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize("scales,flip,pad", [((0.75, 1.0), True, (65, 65)),
+                                             ((1.0,), False, (1, 1))])
+def test_multiscale_flip_and_padding_equal_inference(scales, flip, pad):
+  """The graph baked into the SavedModel is `deeplab_tf.inference`'s."""
+  from deeplab_tf.export import serving  # pylint: disable=g-import-not-at-top
+  opts = H.tiny_options()
+  model = build_model(opts, upsample_logits=False)
+  module = serving.DeepLabServingModule(
+      model, crop_size=pad, mean_pixel=opts.mean_pixel,
+      num_classes=opts.num_classes, scales=scales, add_flipped_images=flip)
+  images = np.random.default_rng(0).integers(0, 255, (2, 50, 61, 3),
+                                             np.uint8)
+  out = module.serve_images(tf.constant(images))
+  expected = inference.predict_labels(
+      model, images, crop_size=pad, mean_pixel=opts.mean_pixel,
+      scales=scales, add_flipped_images=flip).numpy()
+  np.testing.assert_array_equal(out["semantic_predictions"].numpy(), expected)
+  assert out["semantic_probabilities"].shape == (2, 50, 61, H.NUM_CLASSES)
