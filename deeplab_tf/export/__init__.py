@@ -1,0 +1,8 @@
+"""Export: TF Serving SavedModel, TFLite variants and their parity checks.
+
+  serving      the tf.Module whose signatures are the served API
+  saved_model  the TF Serving layout, written atomically
+  tflite       static-shape, builtin-only TFLite conversion and runner
+  parity       exported model vs Keras checks (export_report.json)
+  lib          ExportConfig + run_export: what export.py does
+"""
