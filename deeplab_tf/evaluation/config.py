@@ -96,7 +96,10 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
       wrong predictions).
     **kwargs: the remaining EvalConfig fields.
   """
-  opts, dataset, _ = load_run_config(checkpoint_dir)
+  opts, dataset, train = load_run_config(checkpoint_dir)
+  if kwargs.get("max_number_of_evaluations", 1) != 1:
+    # Continuous mode ends once the run's final checkpoint is evaluated.
+    kwargs.setdefault("stop_at_step", train.get("training_number_of_steps"))
   overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
   saved = opts.to_dict()
   for name, value in (model_flags or {}).items():

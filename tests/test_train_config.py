@@ -1,0 +1,73 @@
+"""Flags -> TrainConfig: the embedded default, the paper defaults, errors,
+and a mixed-precision step."""
+
+import keras
+import numpy as np
+import pytest
+
+from deeplab_tf.training import defaults
+from deeplab_tf.training.resolve import train_config_from_values
+
+
+def test_no_flags_is_the_embedded_synthetic_run():
+  config = train_config_from_values({}, prepare_data=False)
+  assert config.dataset == "synthetic"
+  assert config.dataset_dir == defaults.SYNTHETIC_DATA_DIR
+  assert config.train_logdir == defaults.DEFAULT_TRAIN_LOGDIR
+  assert config.model.model_variant == "mobilenet_v2"
+  assert config.model.atrous_rates is None
+  assert config.model.decoder_output_stride == 4
+  assert config.num_classes == 5 and config.ignore_label == 255
+  assert config.batch_norm_decay == 0.99
+
+
+def test_other_datasets_start_from_the_paper(tmp_path):
+  config = train_config_from_values(
+      {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path)},
+      prepare_data=False)
+  m = config.model
+  assert (m.model_variant, m.output_stride, m.atrous_rates,
+          m.decoder_output_stride, m.crop_size) == (
+              "xception_65", 16, (6, 12, 18), 4, (513, 513))
+  assert (config.base_learning_rate, config.learning_policy,
+          config.learning_power, config.momentum, config.weight_decay) == (
+              0.007, "poly", 0.9, 0.9, 4e-5)
+  assert (config.min_scale_factor, config.max_scale_factor) == (0.5, 2.0)
+  assert config.num_classes == 21 and config.batch_norm_decay is None
+  os8 = train_config_from_values(
+      {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path),
+       "output_stride": 8, "decoder_output_stride": ["none"],
+       "train_crop_size": ["321", "321"], "num_classes": 3}, False)
+  assert os8.model.atrous_rates == (12, 24, 36)
+  assert os8.model.decoder_output_stride is None
+  assert os8.crop_size == (321, 321) and os8.num_classes == 3
+  assert len(os8.class_names) == 3
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"dataset": "pascal_voc_seg"}, "--dataset_dir is required"),
+    ({"dataset": "nope", "dataset_dir": "/tmp"}, "--dataset=nope"),
+    ({"label_weights": [1.0, 2.0]}, "--label_weights has 2 values"),
+    ({"learning_policy": "exp"}, "--learning_policy='exp'"),
+    ({"top_k_percent_pixels": 0.0}, "--top_k_percent_pixels"),
+])
+def test_errors_name_the_flag(values, match):
+  with pytest.raises(ValueError, match=match):
+    train_config_from_values(values, prepare_data=False)
+
+
+def test_mixed_bfloat16_step(tmp_path):
+  from deeplab_tf.training import loop
+  from deeplab_tf.training.strategy import make_strategy, set_mixed_precision
+  from tests.test_train_loop import fixed_batches, random_batch, tiny_config
+  try:
+    assert set_mixed_precision("bfloat16", "one_device") == "mixed_bfloat16"
+    trainer = loop.Trainer(tiny_config(tmp_path), make_strategy("one_device"))
+    images, labels = random_batch()
+    out = trainer.train_step(next(iter(trainer.distribute(
+        fixed_batches(images, labels)))))
+    assert np.isfinite(float(out["loss"]))
+    assert trainer.model.get_layer("logits.semantic").compute_dtype == (
+        "float32")
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
