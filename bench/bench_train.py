@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 
@@ -105,9 +106,10 @@ def main():
   if not args.skip_camvid:
     data_dir = camvid_records(args.camvid_dir,
                               os.path.join(args.work_dir, "camvid_tfrecord"))
-    calib = loop.train(camvid_config(
-        args, data_dir, os.path.join(args.work_dir, "calibration"),
-        args.calibration_steps))
+    calib_dir = os.path.join(args.work_dir, "calibration")
+    shutil.rmtree(calib_dir, ignore_errors=True)  # never resume it
+    calib = loop.train(camvid_config(args, data_dir, calib_dir,
+                                     args.calibration_steps))
     steps = max(int(args.budget_minutes * 60 * calib.steps_per_sec * 0.97),
                 10)
     logging.info("calibration: %.3f steps/s -> %d steps in %.0f minutes",

@@ -180,7 +180,8 @@ def check_saved_config(config: TrainConfig):
     saved, _, _ = load_run_config(config.train_logdir)
   except FileNotFoundError:
     return
-  if saved != config.model:
+  # The crop may change between runs (it is data, not weights).
+  if saved.replace(crop_size=config.crop_size) != config.model:
     a, b = saved.to_dict(), config.model.to_dict()
     diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
             if a[k] != b[k]]
