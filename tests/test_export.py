@@ -56,6 +56,10 @@ def test_layout_and_report(exported):
   assert (serving / str(H.STEP) / "saved_model.pb").exists()
   assert (serving / str(H.STEP) / "assets.extra/deeplab_config.json").exists()
   assert not [p for p in serving.iterdir() if p.name.startswith(".")]
+  # Every weight stored once (tracking the Keras model too doubles it).
+  variables = serving / str(H.STEP) / "variables"
+  stored = sum(p.stat().st_size for p in variables.iterdir())
+  assert stored < 1.1 * 4 * exported["model"].count_params()
   on_disk = json.loads((serving / "export_report.json").read_text())
   assert on_disk["passed"] is True, on_disk["parity"]
   assert report["parity_images"].endswith(":val")

@@ -37,6 +37,13 @@ def _check_image_size(images):
       shape[1:3], message="images must have height and width >= 1")
 
 
+class _Untracked:
+  """A plain holder: tf.Module does not track what is inside it."""
+
+  def __init__(self, value):
+    self.value = value
+
+
 class DeepLabServingModule(tf.Module):
   """Wraps a native-stride Keras model with in-graph pre/post-processing.
 
@@ -63,11 +70,12 @@ class DeepLabServingModule(tf.Module):
                scales: Sequence[float] = (1.0,),
                add_flipped_images: bool = False, name=None):
     super().__init__(name=name)
-    self.model = native_model
-    # The underlying tf.Variables, tracked directly: without them the
-    # SavedModel's TF1-style restore op (used by TF Serving, saved_model_cli
-    # run and the C++/Java loaders) misses Keras 3 variables and serving
-    # fails with "Could not find variable" (keras-team/keras#19274, #20095).
+    # Only the underlying tf.Variables are tracked, not the Keras model:
+    # tracking the model makes the SavedModel's TF1-style restore op (used
+    # by TF Serving, `saved_model_cli run`, the C++/Java loaders) miss the
+    # Keras 3 variables ("Could not find variable", keras-team/keras#19274,
+    # #20095), and tracking both stores every weight twice.
+    self._untracked = _Untracked(native_model)
     self.model_variables = [v.value for v in native_model.variables]
     self.crop_size = (int(crop_size[0]), int(crop_size[1]))
     self.mean_pixel = tuple(float(v) for v in mean_pixel)
@@ -80,6 +88,11 @@ class DeepLabServingModule(tf.Module):
     self.serve_bytes = tf.function(
         self._serve_bytes, input_signature=[
             tf.TensorSpec([None], tf.string, name="image_bytes")])
+
+  @property
+  def model(self):
+    """The wrapped native-stride Keras model (not saved as an object)."""
+    return self._untracked.value
 
   def signatures(self):
     """The {name: concrete function} dict for `tf.saved_model.save`."""
