@@ -238,3 +238,21 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
   assert "step %d/%d" % (last + 1, last + 2) in log
   assert tf.train.latest_checkpoint(str(logdir)).endswith(
       "ckpt-%d" % (last + 2))
+
+
+def test_summaries_and_saved_config(tmp_path):
+  from deeplab_tf.run_config import load_run_config
+  images, labels = random_batch()
+  loop.train(tiny_config(tmp_path, training_number_of_steps=2,
+                         save_summaries_secs=0, log_steps=1,
+                         colormap=((0, 0, 0), (255, 0, 0), (0, 255, 0))),
+             dataset_fn=fixed_batches(images, labels))
+  tags = set()
+  for path in tmp_path.glob("events.out.tfevents.*"):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      tags.update(v.tag for v in event.summary.value)
+  assert {"train/loss", "train/learning_rate", "train/pixel_accuracy",
+          "train/miou", "images/prediction", "images/label"} <= tags
+  opts, dataset, train = load_run_config(str(tmp_path))
+  assert opts == tiny_model(3)
+  assert dataset["ignore_label"] == 255 and train["base_learning_rate"] == 0.02
