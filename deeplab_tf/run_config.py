@@ -28,20 +28,25 @@ CONFIG_FILENAME = "deeplab_config.json"
 FORMAT_VERSION = 1
 
 
-def atomic_write_text(path: str, text: str):
-  """Writes `text` to `path` through a temporary file and a rename."""
+def atomic_write_bytes(path: str, data: bytes):
+  """Writes `data` to `path` through a temporary file and a rename."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
                              suffix=os.path.basename(path))
   try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def atomic_write_text(path: str, text: str):
+  """Writes `text` (UTF-8) to `path` through a temporary file and a rename."""
+  atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_run_config(logdir: str, model_options: ModelOptions,

@@ -14,6 +14,8 @@ from typing import Optional
 
 import tensorflow as tf
 
+from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
+
 ASSETS_EXTRA = "assets.extra"
 _STEP = re.compile(r"-(\d+)$")
 
@@ -71,19 +73,3 @@ def write_saved_model(module, export_dir: str, version: int, *,
     if os.path.exists(tmp):
       shutil.rmtree(tmp, ignore_errors=True)
   return final
-
-
-def atomic_write_bytes(path: str, data: bytes):
-  """Writes `data` to `path` through a temporary file and a rename."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
-                             suffix=os.path.basename(path))
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
