@@ -5,13 +5,13 @@ Label values outside the colormap (the ignore label) are drawn in
 """
 
 import io
-import os
-import tempfile
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+
+from deeplab_tf.run_config import atomic_write_bytes
 
 
 Color = Tuple[int, int, int]
@@ -51,21 +51,6 @@ def overlay(image, labels, colormap: Sequence[Color], alpha: float = 0.5,
     keep = (np.asarray(labels) == ignore_label)[..., None]
     blended = np.where(keep, image, blended)
   return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-
-
-def atomic_write_bytes(path: str, data: bytes):
-  """Writes `data` to `path` through a temporary file and a rename."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def encode_png(array: np.ndarray) -> bytes:
