@@ -15,11 +15,7 @@ Model flags keep the authors' names and list syntax (--atrous_rates given
 once per rate). ImageNet backbone checkpoints: --backbone_only.
 """
 
-import os
-import shutil
-import tempfile
-
-from absl import app, flags, logging
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("tf1_checkpoint", None,
@@ -45,36 +41,17 @@ flags.DEFINE_boolean("backbone_only", False, "Load only the backbone "
                      "(ImageNet checkpoints).")
 
 
-def _dataset_section(dataset, num_classes):
-  from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
-  if dataset is None:
-    if num_classes is None:
-      raise app.UsageError("give --dataset or --num_classes")
-    return {"name": None, "num_classes": num_classes}
-  d = get_dataset_descriptor(dataset)
-  if num_classes is not None and num_classes != d.num_classes:
-    logging.warning("--num_classes=%d overrides %s's %d classes", num_classes,
-                    d.name, d.num_classes)
-  return {"name": d.name, "num_classes": num_classes or d.num_classes,
-          "ignore_label": d.ignore_label, "class_names": list(d.class_names),
-          "colormap": [list(c) for c in d.colormap]}
-
-
 def main(argv):
   del argv
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from deeplab_tf import ModelOptions, build_model  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.run_config import save_run_config  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.tf1_checkpoint import load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
+  from deeplab_tf import ModelOptions  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
+                                      dataset_section)
 
   for name in ("tf1_checkpoint", "output_dir"):
     if not getattr(FLAGS, name):
       raise app.UsageError("--%s is required" % name)
-  out = os.path.abspath(FLAGS.output_dir)
-  if os.path.exists(out) and os.listdir(out):
-    raise app.UsageError("--output_dir=%s exists and is not empty" % out)
-  dataset = _dataset_section(FLAGS.dataset, FLAGS.num_classes)
   try:
+    dataset = dataset_section(FLAGS.dataset, FLAGS.num_classes)
     opts = ModelOptions(
         model_variant=FLAGS.model_variant,
         num_classes=dataset["num_classes"],
@@ -88,34 +65,15 @@ def main(argv):
         depth_multiplier=FLAGS.depth_multiplier,
         crop_size=[int(c) for c in FLAGS.crop_size])
   except ValueError as e:
-    raise app.UsageError("model flags: %s" % e) from None
-  model = build_model(opts)
-  report = load_tf1_checkpoint(model, FLAGS.tf1_checkpoint,
-                               skip_logits=FLAGS.skip_logits,
-                               backbone_only=FLAGS.backbone_only)
-  logging.info("%s", report)
-  # Write into a sibling temp directory, then rename: never half-written.
-  parent = os.path.dirname(out)
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(dir=parent, prefix=".convert_")
+    raise app.UsageError(str(e)) from None
   try:
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
-                                         tmp, max_to_keep=1)
-    manager.save(checkpoint_number=0)
-    save_run_config(tmp, opts, dataset, {
-        "tf1_checkpoint": report.checkpoint,
-        "skip_logits": FLAGS.skip_logits,
-        "backbone_only": FLAGS.backbone_only})
-    if os.path.exists(out):
-      os.rmdir(out)
-    os.replace(tmp, out)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
-  # The checkpoint state file names its prefix relative to the directory,
-  # so the renamed directory is self-consistent.
-  print("wrote %s (%d variables from %s)" % (
-      tf.train.latest_checkpoint(out), len(report.loaded), report.checkpoint))
+    prefix, report = convert_tf1_checkpoint(
+        FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
+        skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)
+  except FileExistsError as e:
+    raise app.UsageError("--output_dir: %s" % e) from None
+  print("wrote %s (%d variables from %s)" % (prefix, len(report.loaded),
+                                             report.checkpoint))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,13 @@ change. With no flags it evaluates runs/default (the embedded run).
   python eval.py --checkpoint_dir=runs/voc --eval_logdir=runs/voc/eval \
     --output_stride=8 --eval_scales=0.5,0.75,1.0,1.25,1.5,1.75 \
     --add_flipped_images
+
+An authors' TF1 model-zoo checkpoint is evaluated directly with
+--tf_initial_checkpoint; the model flags then describe it:
+
+  python eval.py --tf_initial_checkpoint=xception65_voc/model.ckpt \
+    --dataset=pascal_voc_seg --dataset_dir=tfrecord --eval_logdir=eval_zoo \
+    --model_variant=xception_65 --decoder_output_stride=4
 """
 
 import logging
@@ -25,6 +32,14 @@ flags.DEFINE_string("checkpoint_dir", None,
                     "runs/default).")
 flags.DEFINE_string("eval_logdir", None,
                     "Output directory (default <checkpoint_dir>/eval).")
+flags.DEFINE_string("tf_initial_checkpoint", None,
+                    "Evaluate an authors' TF1 checkpoint directly (instead "
+                    "of --checkpoint_dir): the model flags then describe it "
+                    "(default the paper's xception_65 OS16 decoder 4) and "
+                    "--dataset gives the classes; it is converted once into "
+                    "<eval_logdir>/tf1_converted.")
+flags.DEFINE_string("dataset", None, "With --tf_initial_checkpoint: built-in "
+                    "dataset name or label-map file.")
 flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
 flags.DEFINE_string("eval_split", "val", "Split to evaluate.")
 flags.DEFINE_list("eval_crop_size", None,
@@ -52,7 +67,8 @@ flags.DEFINE_boolean("also_save_raw_predictions", False,
 flags.DEFINE_boolean("convert_to_cityscapes_label_ids", False,
                      "Raw PNGs as Cityscapes labelIds (test server).")
 # Model flags: accepted for command-line compatibility, must match the
-# checkpoint's configuration.
+# checkpoint's configuration; with --tf_initial_checkpoint they describe the
+# TF1 model.
 flags.DEFINE_string("model_variant", None, "Must match the checkpoint.")
 flags.DEFINE_list("decoder_output_stride", None, "Must match the checkpoint.")
 flags.DEFINE_boolean("aspp_with_separable_conv", None, "Must match.")
@@ -66,17 +82,35 @@ MODEL_FLAGS = ("model_variant", "decoder_output_stride",
                "multi_grid", "depth_multiplier", "num_classes")
 
 
+def convert_tf1_for_eval(model_flags, eval_logdir):
+  """Converts --tf_initial_checkpoint into <eval_logdir>/tf1_converted."""
+  from deeplab_tf.tf1_convert import convert_from_flag_values
+  if FLAGS.checkpoint_dir:
+    raise ValueError("give --checkpoint_dir or --tf_initial_checkpoint, not "
+                     "both")
+  return convert_from_flag_values(
+      FLAGS.tf_initial_checkpoint, os.path.join(eval_logdir, "tf1_converted"),
+      dict(model_flags, output_stride=FLAGS.output_stride,
+           atrous_rates=FLAGS.atrous_rates,
+           train_crop_size=FLAGS.eval_crop_size),
+      FLAGS.dataset, FLAGS.dataset_dir, overwrite=True)
+
+
 def config_from_flags():
   from deeplab_tf.evaluation.config import eval_config_from_checkpoint
   from deeplab_tf.training.defaults import DEFAULT_TRAIN_LOGDIR
   from deeplab_tf.training.resolve import (parse_crop_size,
                                            parse_decoder_output_stride)
-  checkpoint_dir = FLAGS.checkpoint_dir or DEFAULT_TRAIN_LOGDIR
+  checkpoint_dir = (FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
+                    or DEFAULT_TRAIN_LOGDIR)
   eval_logdir = FLAGS.eval_logdir or os.path.join(
       checkpoint_dir if os.path.isdir(checkpoint_dir)
       else os.path.dirname(checkpoint_dir), "eval")
   model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS
                  if FLAGS[name].present}
+  if FLAGS.tf_initial_checkpoint:
+    checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
+    model_flags = {}  # they described the TF1 model; nothing to check
   if "decoder_output_stride" in model_flags:
     model_flags["decoder_output_stride"] = parse_decoder_output_stride(
         model_flags["decoder_output_stride"])
@@ -112,7 +146,7 @@ def main(argv):
   try:
     config = config_from_flags()
     result = evaluator.run(config)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
     sys.exit("eval.py: %s" % e)
   print("mIoU %.4f  pixel accuracy %.4f  (step %s, %d images) -> %s"
         % (result["miou"], result["pixel_accuracy"], result["step"],

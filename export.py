@@ -11,15 +11,27 @@ Writes `<export_dir>/<version>/` (SavedModel, signatures `serving_default`
 on uint8 images and `serving_bytes` on encoded JPEG/PNG strings), the
 `deeplab_<variant>_<H>x<W>.tflite` files and `export_report.json` with the
 parity checks against the Keras model; exits 1 if a check fails.
+
+An authors' TF1 model-zoo checkpoint is exported directly; the model flags
+describe it (unset ones are the paper's xception_65 OS16 decoder 4):
+
+  python export.py --tf_initial_checkpoint=xception65_voc/model.ckpt \
+    --dataset=pascal_voc_seg --decoder_output_stride=4 \
+    --export_dir=serving/deeplab
 """
 
+import os
 import sys
+import tempfile
 
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
                     "or a checkpoint prefix, with deeplab_config.json.")
+flags.DEFINE_string("tf_initial_checkpoint", None,
+                    "Export an authors' TF1 checkpoint directly (instead of "
+                    "--checkpoint_dir); the model flags below describe it.")
 flags.DEFINE_string("export_dir", None, "TF Serving base path.")
 flags.DEFINE_integer("version", None, "SavedModel version (default: the "
                      "checkpoint step, at least 1).")
@@ -48,19 +60,65 @@ flags.DEFINE_string("parity_split", "val", "Parity-check split.")
 flags.DEFINE_integer("num_representative", 32, "Calibration images.")
 flags.DEFINE_integer("num_parity", 4, "Parity images.")
 flags.DEFINE_boolean("overwrite", False, "Replace existing outputs.")
+# The model of a --tf_initial_checkpoint (authors' flag names; unset ones are
+# the paper's xception_65, rates scaled to the stride, decoder 4, crop 513).
+# A train.py checkpoint brings its own configuration instead.
+flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
+                    "file (classes of a TF1 checkpoint).")
+flags.DEFINE_integer("num_classes", None, "Classes of a TF1 checkpoint.")
+flags.DEFINE_string("model_variant", None, "TF1 checkpoint's backbone.")
+flags.DEFINE_multi_integer("atrous_rates", None, "ASPP rates, one flag each.")
+flags.DEFINE_list("decoder_output_stride", None, "4, or 'none' (DeepLabv3).")
+flags.DEFINE_boolean("aspp_with_separable_conv", None, "Separable ASPP.")
+flags.DEFINE_boolean("decoder_use_separable_conv", None, "Separable decoder.")
+flags.DEFINE_multi_integer("multi_grid", None, "Unit rates of the last block.")
+flags.DEFINE_float("depth_multiplier", None, "MobileNetV2 width.")
+
+TF1_MODEL_FLAGS = ("num_classes", "model_variant", "atrous_rates",
+                   "decoder_output_stride", "aspp_with_separable_conv",
+                   "decoder_use_separable_conv", "multi_grid",
+                   "depth_multiplier", "dataset")
+
+
+def tf1_checkpoint_dir(tmp_dir):
+  """Converts --tf_initial_checkpoint into a run directory under tmp_dir."""
+  from deeplab_tf.tf1_convert import convert_from_flag_values  # pylint: disable=g-import-not-at-top
+  values = {name: FLAGS[name].value for name in TF1_MODEL_FLAGS
+            if FLAGS[name].present and name != "dataset"}
+  values.update(output_stride=FLAGS.output_stride,
+                train_crop_size=FLAGS.crop_size)
+  return convert_from_flag_values(
+      FLAGS.tf_initial_checkpoint, os.path.join(tmp_dir, "run"), values,
+      FLAGS.dataset, FLAGS.dataset_dir)
 flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TF's INFO chatter on saving
+  if not FLAGS.export_dir:
+    raise app.UsageError("--export_dir is required")
+  if bool(FLAGS.checkpoint_dir) == bool(FLAGS.tf_initial_checkpoint):
+    raise app.UsageError("give one of --checkpoint_dir (a train.py run) and "
+                         "--tf_initial_checkpoint (a TF1 checkpoint)")
+  given = [n for n in TF1_MODEL_FLAGS if FLAGS[n].present]
+  if FLAGS.checkpoint_dir and given:
+    raise app.UsageError(
+        "--%s: the model comes from %s's saved configuration; model flags "
+        "only describe a --tf_initial_checkpoint"
+        % (", --".join(given), FLAGS.checkpoint_dir))
+  with tempfile.TemporaryDirectory(prefix="deeplab_export_") as tmp:
+    return export(tmp)
+
+
+def export(tmp_dir):
+  """Builds the ExportConfig from the flags and runs the export; 0 or 1."""
   from deeplab_tf.export.lib import ExportConfig, run_export  # pylint: disable=g-import-not-at-top
-  for name in ("checkpoint_dir", "export_dir"):
-    if not getattr(FLAGS, name):
-      raise app.UsageError("--%s is required" % name)
   try:
+    checkpoint_dir = (tf1_checkpoint_dir(tmp_dir) if FLAGS.tf_initial_checkpoint
+                      else FLAGS.checkpoint_dir)
     config = ExportConfig(
-        checkpoint_dir=FLAGS.checkpoint_dir, export_dir=FLAGS.export_dir,
+        checkpoint_dir=checkpoint_dir, export_dir=FLAGS.export_dir,
         version=FLAGS.version, output_stride=FLAGS.output_stride,
         inference_scales=[float(s) for s in FLAGS.inference_scales],
         add_flipped_images=FLAGS.add_flipped_images,

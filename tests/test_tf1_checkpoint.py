@@ -1,8 +1,10 @@
 """TF1 model-zoo checkpoint import: golden parity with the authors' graph,
-strictness, options and name-table coverage of the reference configs."""
+strictness, options, name-table coverage of the reference configs, and the
+CLIs that take a TF1 checkpoint (convert, eval, export)."""
 
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -222,3 +224,104 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
        "--model_variant=mobilenet_v2", "--dataset=pascal_voc_seg"],
       cwd=REPO, capture_output=True, text=True)
   assert result.returncode != 0 and "not empty" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def voc_records(tmp_path_factory):
+  from deeplab_tf.data.builders import build_voc2012
+  from tests.conftest import DATA
+  from tests.test_export_helpers import voc_root
+  out = tmp_path_factory.mktemp("voc") / "tfrecord"
+  build_voc2012(str(voc_root(require(DATA))), str(out), num_workers=1,
+                verbose=False)
+  return out
+
+
+def _run(args):
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
+                        text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+ZOO_FLAGS = ["--model_variant=mobilenet_v2", "--decoder_output_stride=none",
+             "--dataset=pascal_voc_seg"]
+
+
+@pytest.mark.slow
+def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
+                                                  voc_records):
+  """eval.py --tf_initial_checkpoint scores the TF1 weights exactly as the
+  model loaded by load_tf1_checkpoint does, image by image."""
+  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
+  from deeplab_tf.evaluation import metrics
+  from deeplab_tf.inference import predict_probabilities
+  result = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
+                 "--dataset_dir=%s" % voc_records,
+                 "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
+  assert result.returncode == 0, result.stderr[-3000:]
+  saved = json.loads((tmp_path / "metrics.json").read_text())
+  opts = ModelOptions(**ZOO_MOBILENET)  # the zoo model, crop 513
+  direct = build_model(opts, upsample_logits=False)
+  load_tf1_checkpoint(direct, str(golden_checkpoint))
+  cm = np.zeros((21, 21), np.int64)
+  near_ties = 0
+  for record in tf.data.TFRecordDataset(list_split_files(str(voc_records),
+                                                         "val")):
+    example = decode_example(record)
+    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
+    h, w = image.shape[1:3]
+    probs = predict_probabilities(direct, pad_to_crop(
+        image, (513, 513), opts.mean_pixel)).numpy()[0, :h, :w]
+    label = example["label"].numpy()
+    top2 = np.sort(probs, axis=-1)[..., -2:]
+    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
+                            & (label != 255)))
+    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
+  assert saved["num_images"] == 7
+  # The random golden weights leave a few pixels whose two best classes tie
+  # to float precision; only those may land differently (the evaluator runs
+  # batched in a tf.function).
+  got = np.array(saved["confusion_matrix"])
+  assert got.sum() == cm.sum()
+  moved = int(np.abs(got - cm).sum()) // 2
+  assert moved <= near_ties and moved <= 10, (moved, near_ties)
+  assert (tmp_path / "tf1_converted" / "deeplab_config.json").exists()
+  # The model flags describe a TF1 checkpoint; with a train.py run they
+  # would conflict, and both sources at once is an error.
+  both = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
+               "--checkpoint_dir=%s" % (tmp_path / "tf1_converted"),
+               "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
+  assert both.returncode != 0 and "not both" in both.stderr
+
+
+@pytest.mark.slow
+def test_export_cli_takes_a_tf1_checkpoint_directly(tmp_path,
+                                                    golden_checkpoint,
+                                                    voc_records):
+  from deeplab_tf import inference
+  out = tmp_path / "serving"
+  result = _run(["export.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
+                 "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
+                 "--crop_size=129,129", "--num_parity=1"] + ZOO_FLAGS)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads((out / "export_report.json").read_text())
+  assert report["passed"]
+  loaded = tf.saved_model.load(report["saved_model"])
+  image = np.random.RandomState(3).randint(0, 256, (1, 100, 120, 3))
+  served = loaded.signatures["serving_default"](
+      images=tf.constant(image, tf.uint8))["semantic_predictions"].numpy()
+  opts = ModelOptions(**ZOO_MOBILENET)
+  direct = build_model(opts, upsample_logits=False)
+  load_tf1_checkpoint(direct, str(golden_checkpoint))
+  expected = inference.predict_labels(direct, image.astype(np.float32),
+                                      crop_size=(129, 129),
+                                      mean_pixel=opts.mean_pixel).numpy()
+  np.testing.assert_array_equal(served, expected)
+  # Model flags with a train.py checkpoint: its configuration decides.
+  clash = _run(["export.py", "--checkpoint_dir=%s" % tmp_path,
+                "--export_dir=%s" % (tmp_path / "x"),
+                "--model_variant=xception_65"])
+  assert clash.returncode != 0 and "saved configuration" in clash.stderr

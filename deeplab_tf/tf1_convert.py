@@ -1,0 +1,133 @@
+"""Converts an authors' TF1 checkpoint into a deeplab_tf run directory.
+
+A run directory is what train.py writes and eval.py / export.py read:
+`ckpt-<step>` checkpoints plus `deeplab_config.json`. Converting a TF1
+checkpoint (which carries no configuration) once, with the model described
+by the caller, lets every tool then treat it like a trained run.
+`convert_tf1_checkpoint.py`, and `--tf_initial_checkpoint` in eval.py and
+export.py, go through here.
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Optional, Tuple
+
+import tensorflow as tf
+
+from deeplab_tf.config import ModelOptions
+from deeplab_tf.run_config import save_run_config
+
+
+def dataset_section(dataset: Optional[str], num_classes: Optional[int],
+                    dataset_dir: Optional[str] = None) -> Dict[str, Any]:
+  """The `dataset` part of deeplab_config.json for a converted checkpoint.
+
+  Args:
+    dataset: a built-in dataset name or a label-map file/directory (gives
+      class count, ignore label, names and colours); None needs num_classes.
+    num_classes: class count of the checkpoint's logits (default: the
+      dataset's).
+    dataset_dir: TFRecords later tools read by default (optional).
+  """
+  from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
+  if dataset is None:
+    if num_classes is None:
+      raise ValueError("give --dataset or --num_classes: a TF1 checkpoint "
+                       "does not record its class count")
+    section = {"name": None, "num_classes": int(num_classes)}
+  else:
+    try:
+      d = get_dataset_descriptor(dataset)
+    except Exception as e:  # DataError: unknown name, unreadable label map
+      raise ValueError("--dataset=%s: %s" % (dataset, e)) from None
+    if num_classes is not None and num_classes != d.num_classes:
+      logging.warning("--num_classes=%d overrides %s's %d classes",
+                      num_classes, d.name, d.num_classes)
+    section = {"name": d.name, "num_classes": int(num_classes
+                                                  or d.num_classes),
+               "ignore_label": d.ignore_label,
+               "class_names": list(d.class_names),
+               "colormap": [list(c) for c in d.colormap]}
+  if dataset_dir:
+    section["dataset_dir"] = os.path.abspath(dataset_dir)
+  return section
+
+
+def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
+                           model_options: ModelOptions,
+                           dataset: Dict[str, Any], *,
+                           skip_logits: bool = False,
+                           backbone_only: bool = False,
+                           overwrite: bool = False) -> Tuple[str, Any]:
+  """Loads a TF1 checkpoint into `build_model(model_options)` and writes a
+  run directory (`ckpt-0` + deeplab_config.json) at `output_dir`.
+
+  The directory is written beside its destination and renamed into place,
+  so it is never half-written; an existing non-empty `output_dir` is an
+  error unless `overwrite`.
+
+  Returns:
+    (checkpoint prefix written, LoadReport of the TF1 load).
+  """
+  from deeplab_tf.model import build_model  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_checkpoint import load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
+  out = os.path.abspath(output_dir)
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise FileExistsError("%s exists and is not a directory" % out)
+  if os.path.isdir(out) and os.listdir(out) and not overwrite:
+    raise FileExistsError("%s exists and is not empty" % out)
+  if dataset.get("num_classes") != model_options.num_classes:
+    raise ValueError("dataset num_classes %r != model num_classes %d"
+                     % (dataset.get("num_classes"), model_options.num_classes))
+  model = build_model(model_options)
+  report = load_tf1_checkpoint(model, tf1_checkpoint, skip_logits=skip_logits,
+                               backbone_only=backbone_only)
+  logging.info("%s", report)
+  parent = os.path.dirname(out)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(dir=parent, prefix=".convert_")
+  try:
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                                         tmp, max_to_keep=1)
+    manager.save(checkpoint_number=0)
+    save_run_config(tmp, model_options, dataset, {
+        "tf1_checkpoint": report.checkpoint, "skip_logits": skip_logits,
+        "backbone_only": backbone_only})
+    if os.path.isdir(out):
+      # Only reached when empty or `overwrite`: the old directory goes only
+      # once the new one is complete.
+      old = tempfile.mkdtemp(dir=parent, prefix=".old_")
+      os.replace(out, os.path.join(old, "run"))
+      os.replace(tmp, out)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.replace(tmp, out)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  # The checkpoint state file names its prefix relative to the directory,
+  # so the renamed directory is self-consistent.
+  return tf.train.latest_checkpoint(out), report
+
+
+def convert_from_flag_values(tf1_checkpoint: str, output_dir: str,
+                             model_values: Dict[str, Any],
+                             dataset: Optional[str],
+                             dataset_dir: Optional[str] = None,
+                             overwrite: bool = False) -> str:
+  """`--tf_initial_checkpoint` of eval.py / export.py: the model described
+  by the given model flag values (authors' names; unset ones take the
+  paper's xception_65, OS16, rates scaled to the stride, decoder 4, crop
+  513) and the dataset's classes. Returns the run directory written."""
+  from deeplab_tf.training.defaults import PAPER  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.training.resolve import model_options  # pylint: disable=g-import-not-at-top
+  values = {k: v for k, v in model_values.items() if v is not None}
+  section = dataset_section(dataset, values.get("num_classes"), dataset_dir)
+  opts = model_options(values, PAPER, section["num_classes"])
+  prefix, report = convert_tf1_checkpoint(tf1_checkpoint, output_dir, opts,
+                                          section, overwrite=overwrite)
+  logging.info("converted %s (%d variables, %s) -> %s", report.checkpoint,
+               len(report.loaded), opts.model_variant, prefix)
+  return os.path.dirname(prefix)
