@@ -111,6 +111,11 @@ def config_from_flags():
   if FLAGS.tf_initial_checkpoint:
     checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
     model_flags = {}  # they described the TF1 model; nothing to check
+  elif FLAGS.dataset:
+    raise ValueError("--dataset=%s: the dataset comes from the checkpoint's "
+                     "configuration; --dataset only describes a "
+                     "--tf_initial_checkpoint (use --dataset_dir if the data "
+                     "moved)" % FLAGS.dataset)
   if "decoder_output_stride" in model_flags:
     model_flags["decoder_output_stride"] = parse_decoder_output_stride(
         model_flags["decoder_output_stride"])

@@ -135,6 +135,10 @@ def test_eval_cli_reads_config_and_rejects_conflicts(trained, tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)
   assert bad.returncode != 0
   assert "--decoder_output_stride=None conflicts" in bad.stderr
+  other = subprocess.run(base + ["--dataset=cityscapes"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+  assert other.returncode != 0
+  assert "--dataset=cityscapes: the dataset comes from" in other.stderr
   good = subprocess.run(base + ["--eval_scales=1.0,1.25"], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
   assert good.returncode == 0, good.stderr[-3000:]
