@@ -6,13 +6,16 @@ configuration JSON, so no model flag has to be repeated later.
 
   python convert_tf1_checkpoint.py \
     --tf1_checkpoint=deeplabv3_pascal_train_aug/model.ckpt \
-    --output_dir=converted/xception65_voc \
-    --model_variant=xception_65 --atrous_rates=6 --atrous_rates=12 \
-    --atrous_rates=18 --output_stride=16 --decoder_output_stride=4 \
-    --dataset=pascal_voc_seg
+    --output_dir=converted/xception65_voc --dataset=pascal_voc_seg
 
-Model flags keep the authors' names and list syntax (--atrous_rates given
-once per rate). ImageNet backbone checkpoints: --backbone_only.
+What the checkpoint records is read from it (deeplab_tf/tf1_inspect.py): the
+backbone and depth multiplier, the class count (the logits' shape), which
+ASPP branches exist and whether they and the decoder are separable. A model
+flag may only add what it does not record (output stride, rate values,
+decoder stride, multi_grid, crop); one that contradicts it is an error naming
+both. Unset values are the paper's (output stride 16, rates 6/12/18 scaled to
+it when the checkpoint has atrous branches, decoder at 4 when it has one), as
+in eval.py and export.py. ImageNet backbone checkpoints: --backbone_only.
 """
 
 from absl import app, flags
@@ -23,57 +26,72 @@ flags.DEFINE_string("tf1_checkpoint", None,
 flags.DEFINE_string("output_dir", None, "Directory to write (must not exist "
                     "or be empty).")
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file; gives num_classes and class names.")
-flags.DEFINE_integer("num_classes", None, "Classes (default: the dataset's).")
-flags.DEFINE_string("model_variant", "xception_65", "Backbone.")
-flags.DEFINE_integer("output_stride", 16, "Output stride.")
-flags.DEFINE_multi_integer("atrous_rates", None, "ASPP rates, one flag each.")
-flags.DEFINE_list("decoder_output_stride", None, "Decoder stride, e.g. 4.")
-flags.DEFINE_boolean("aspp_with_separable_conv", True, "Separable ASPP.")
-flags.DEFINE_boolean("decoder_use_separable_conv", True, "Separable decoder.")
-flags.DEFINE_boolean("add_image_level_feature", True, "Image pooling branch.")
+                    "file: class names and colours (its class count must "
+                    "equal the checkpoint's).")
+flags.DEFINE_integer("num_classes", None, "Classes (default: the logits' "
+                     "shape; needed only for backbone checkpoints).")
+flags.DEFINE_string("model_variant", None, "Backbone (default: read from the "
+                    "checkpoint).")
+flags.DEFINE_integer("output_stride", None, "Output stride (default 16).")
+flags.DEFINE_multi_integer("atrous_rates", None, "ASPP rates, one flag each "
+                           "(default 6/12/18 scaled to the output stride).")
+flags.DEFINE_list("decoder_output_stride", None, "Decoder stride (default 4 "
+                  "when the checkpoint has a decoder).")
+flags.DEFINE_boolean("aspp_with_separable_conv", None, "Separable ASPP "
+                     "(read from the checkpoint).")
+flags.DEFINE_boolean("decoder_use_separable_conv", None, "Separable decoder "
+                     "(read from the checkpoint).")
+flags.DEFINE_boolean("add_image_level_feature", None, "Image pooling branch "
+                     "(read from the checkpoint).")
 flags.DEFINE_multi_integer("multi_grid", None, "Unit rates of the last block.")
-flags.DEFINE_float("depth_multiplier", 1.0, "MobileNetV2 width multiplier.")
-flags.DEFINE_list("crop_size", ["513", "513"], "Crop height,width.")
+flags.DEFINE_float("depth_multiplier", None, "MobileNetV2 width multiplier "
+                   "(read from the checkpoint).")
+flags.DEFINE_list("crop_size", None, "Crop height,width (default 513,513).")
 flags.DEFINE_boolean("skip_logits", False, "Do not load the logits (another "
                      "class count).")
 flags.DEFINE_boolean("backbone_only", False, "Load only the backbone "
                      "(ImageNet checkpoints).")
 
+MODEL_FLAGS = ("num_classes", "model_variant", "output_stride", "atrous_rates",
+               "decoder_output_stride", "aspp_with_separable_conv",
+               "decoder_use_separable_conv", "add_image_level_feature",
+               "multi_grid", "depth_multiplier", "crop_size")
+
 
 def main(argv):
   del argv
-  from deeplab_tf import ModelOptions  # pylint: disable=g-import-not-at-top
   from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
-                                      dataset_section)
+                                      dataset_section,
+                                      options_from_flag_values)
+  from deeplab_tf.tf1_inspect import recorded_options  # pylint: disable=g-import-not-at-top
 
   for name in ("tf1_checkpoint", "output_dir"):
     if not getattr(FLAGS, name):
       raise app.UsageError("--%s is required" % name)
+  values = {name: FLAGS[name].value for name in MODEL_FLAGS}
+  new_logits = FLAGS.skip_logits or FLAGS.backbone_only
   try:
-    dataset = dataset_section(FLAGS.dataset, FLAGS.num_classes)
-    opts = ModelOptions(
-        model_variant=FLAGS.model_variant,
-        num_classes=dataset["num_classes"],
-        output_stride=FLAGS.output_stride,
-        atrous_rates=FLAGS.atrous_rates,
-        decoder_output_stride=FLAGS.decoder_output_stride,
-        aspp_with_separable_conv=FLAGS.aspp_with_separable_conv,
-        decoder_use_separable_conv=FLAGS.decoder_use_separable_conv,
-        add_image_level_feature=FLAGS.add_image_level_feature,
-        multi_grid=FLAGS.multi_grid,
-        depth_multiplier=FLAGS.depth_multiplier,
-        crop_size=[int(c) for c in FLAGS.crop_size])
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  try:
+    if FLAGS.num_classes is None and FLAGS.dataset:
+      # The dataset's class count is the model's unless the checkpoint's
+      # logits are loaded (then they decide, and must agree with it).
+      values["num_classes"] = dataset_section(FLAGS.dataset,
+                                              None)["num_classes"]
+      if not new_logits and "num_classes" in recorded_options(
+          FLAGS.tf1_checkpoint):
+        del values["num_classes"]
+    opts = options_from_flag_values(FLAGS.tf1_checkpoint, values,
+                                    ignore_logits=new_logits)
+    dataset = dataset_section(FLAGS.dataset, opts.num_classes)
     prefix, report = convert_tf1_checkpoint(
         FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
         skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)
   except FileExistsError as e:
     raise app.UsageError("--output_dir: %s" % e) from None
-  print("wrote %s (%d variables from %s)" % (prefix, len(report.loaded),
-                                             report.checkpoint))
+  except (ValueError, FileNotFoundError) as e:
+    raise app.UsageError(str(e)) from None
+  print("wrote %s (%s, %d classes; %d variables from %s)"
+        % (prefix, opts.model_variant, opts.num_classes, len(report.loaded),
+           report.checkpoint))
 
 
 if __name__ == "__main__":

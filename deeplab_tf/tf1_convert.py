@@ -28,7 +28,7 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
     dataset: a built-in dataset name or a label-map file/directory (gives
       class count, ignore label, names and colours); None needs num_classes.
     num_classes: class count of the checkpoint's logits (default: the
-      dataset's).
+      dataset's); a dataset with another count is an error.
     dataset_dir: TFRecords later tools read by default (optional).
   """
   from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
@@ -43,8 +43,10 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
     except Exception as e:  # DataError: unknown name, unreadable label map
       raise ValueError("--dataset=%s: %s" % (dataset, e)) from None
     if num_classes is not None and num_classes != d.num_classes:
-      logging.warning("--num_classes=%d overrides %s's %d classes",
-                      num_classes, d.name, d.num_classes)
+      raise ValueError(
+          "--dataset=%s has %d classes but the checkpoint's logits have %d: "
+          "give the dataset the checkpoint was trained on"
+          % (dataset, d.num_classes, num_classes))
     section = {"name": d.name, "num_classes": int(num_classes
                                                   or d.num_classes),
                "ignore_label": d.ignore_label,
@@ -117,17 +119,34 @@ def convert_from_flag_values(tf1_checkpoint: str, output_dir: str,
                              dataset: Optional[str],
                              dataset_dir: Optional[str] = None,
                              overwrite: bool = False) -> str:
-  """`--tf_initial_checkpoint` of eval.py / export.py: the model described
-  by the given model flag values (authors' names; unset ones take the
-  paper's xception_65, OS16, rates scaled to the stride, decoder 4, crop
-  513) and the dataset's classes. Returns the run directory written."""
-  from deeplab_tf.training.defaults import PAPER  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.training.resolve import model_options  # pylint: disable=g-import-not-at-top
-  values = {k: v for k, v in model_values.items() if v is not None}
-  section = dataset_section(dataset, values.get("num_classes"), dataset_dir)
-  opts = model_options(values, PAPER, section["num_classes"])
+  """`--tf_initial_checkpoint` of eval.py / export.py: the model the
+  checkpoint records (tf1_inspect), the given model flag values (authors'
+  names; None = not given) filling in what it does not record, and the
+  dataset's classes. Returns the run directory written."""
+  opts = options_from_flag_values(tf1_checkpoint, model_values)
+  section = dataset_section(dataset, opts.num_classes, dataset_dir)
   prefix, report = convert_tf1_checkpoint(tf1_checkpoint, output_dir, opts,
                                           section, overwrite=overwrite)
   logging.info("converted %s (%d variables, %s) -> %s", report.checkpoint,
                len(report.loaded), opts.model_variant, prefix)
   return os.path.dirname(prefix)
+
+
+def options_from_flag_values(tf1_checkpoint: str,
+                             model_values: Dict[str, Any],
+                             ignore_logits: bool = False) -> ModelOptions:
+  """ModelOptions of a TF1 checkpoint from what it records plus the given
+  model flags (`train_crop_size`/`crop_size` 'h,w', decoder 'none');
+  `ignore_logits`: the class count is the flags' (logits not loaded)."""
+  from deeplab_tf.tf1_inspect import NO_DECODER, infer_model_options  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.training.resolve import (parse_crop_size,  # pylint: disable=g-import-not-at-top
+                                           parse_decoder_output_stride)
+  values = {k: v for k, v in model_values.items() if v is not None}
+  for flag in ("train_crop_size", "crop_size"):
+    if flag in values:
+      values["crop_size"] = parse_crop_size(values.pop(flag), flag)
+  if "decoder_output_stride" in values:
+    values["decoder_output_stride"] = parse_decoder_output_stride(
+        values["decoder_output_stride"]) or NO_DECODER
+  return infer_model_options(tf1_checkpoint, ignore_logits=ignore_logits,
+                             **values)

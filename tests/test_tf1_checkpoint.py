@@ -196,6 +196,8 @@ def test_name_table_covers_the_reference_configs(tmp_path, config, opts):
 
 def test_convert_cli_writes_a_checkpoint_with_its_configuration(
     tmp_path, golden_checkpoint):
+  """No model flag: the checkpoint itself says it is the zoo's MobileNetV2
+  without atrous branches or decoder, with 21 classes."""
   import subprocess
   import sys
   from deeplab_tf.run_config import load_run_config, restore_model
@@ -204,7 +206,7 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
   subprocess.run(
       [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
        "--tf1_checkpoint=%s" % golden_checkpoint, "--output_dir=%s" % out,
-       "--model_variant=mobilenet_v2", "--dataset=pascal_voc_seg"],
+       "--dataset=pascal_voc_seg"],
       check=True, cwd=REPO, capture_output=True)
   opts, dataset, _ = load_run_config(str(out))
   assert opts == ModelOptions(**ZOO_MOBILENET)
@@ -325,3 +327,76 @@ def test_export_cli_takes_a_tf1_checkpoint_directly(tmp_path,
                 "--export_dir=%s" % (tmp_path / "x"),
                 "--model_variant=xception_65"])
   assert clash.returncode != 0 and "saved configuration" in clash.stderr
+
+
+HEAD_AND_SIGNATURE = ("image_pooling", "aspp", "concat_projection", "decoder",
+                      "logits", "MobilenetV2/expanded_conv_16/project",
+                      "resnet_v1_101/conv1_1/weights",
+                      "xception_65/entry_flow/conv1_1/weights")
+
+
+def _head_checkpoint(tmp_path, config, keep=HEAD_AND_SIGNATURE):
+  """A TF1 checkpoint with the reference variables that describe the model
+  (the head, the logits and one backbone variable)."""
+  specs = [(n, s) for n, s in _variables(config) if n.startswith(keep)]
+  prefix = tmp_path / config / "model.ckpt"
+  prefix.parent.mkdir()
+  _write(prefix, specs)
+  return str(prefix)
+
+
+@pytest.mark.parametrize("config,expected", [
+    ("xception_65_os16_dec4_sc", ModelOptions()),
+    ("mobilenet_v2_os16", ModelOptions(**ZOO_MOBILENET)),
+    ("resnet_v1_101_beta_os16_dec4", ModelOptions(
+        model_variant="resnet_v1_101_beta", aspp_with_separable_conv=False,
+        decoder_use_separable_conv=False)),
+])
+def test_the_checkpoint_records_its_model(tmp_path, config, expected):
+  """The reference configurations (README of ../shared/reference) are read
+  back from their variable names and shapes alone."""
+  from deeplab_tf.tf1_inspect import infer_model_options
+  prefix = _head_checkpoint(tmp_path, config)
+  assert infer_model_options(prefix) == expected
+  # What it does not record comes from the flags: rates follow the stride.
+  at8 = infer_model_options(prefix, output_stride=8)
+  assert at8 == expected.for_output_stride(8)
+
+
+def test_flags_that_contradict_the_checkpoint_are_errors(tmp_path):
+  from deeplab_tf.tf1_inspect import NO_DECODER, infer_model_options
+  prefix = _head_checkpoint(tmp_path, "xception_65_os16_dec4_sc")
+  for given, words in [
+      (dict(model_variant="resnet_v1_101"), ("model_variant=resnet_v1_101",
+                                             "xception_65")),
+      (dict(num_classes=19), ("num_classes=19", "num_classes=21")),
+      (dict(decoder_output_stride=NO_DECODER), ("has a decoder",)),
+      (dict(aspp_with_separable_conv=False), ("aspp_with_separable_conv",)),
+  ]:
+    with pytest.raises(ValueError) as e:
+      infer_model_options(prefix, **given)
+    assert all(w in str(e.value) for w in words), str(e.value)
+    assert prefix in str(e.value)
+  # Another class count is fine when the logits are not loaded.
+  assert infer_model_options(prefix, num_classes=19,
+                             ignore_logits=True).num_classes == 19
+  mobilenet = _head_checkpoint(tmp_path, "mobilenet_v2_os16")
+  with pytest.raises(ValueError, match="no atrous ASPP branches"):
+    infer_model_options(mobilenet, atrous_rates=(6, 12, 18))
+  with pytest.raises(ValueError, match="no decoder"):
+    infer_model_options(mobilenet, decoder_output_stride=4)
+
+
+def test_a_backbone_checkpoint_needs_the_class_count(tmp_path):
+  """ImageNet backbones have no logits or head: the class count is asked
+  for, the head is the paper's; the depth multiplier is read (0.5 here)."""
+  from deeplab_tf.tf1_inspect import infer_model_options
+  prefix = tmp_path / "model.ckpt"
+  _write(prefix, [("MobilenetV2/Conv/weights", (3, 3, 3, 16)),
+                  ("MobilenetV2/expanded_conv_16/project/weights",
+                   (1, 1, 480, 160))])
+  with pytest.raises(ValueError, match="num_classes"):
+    infer_model_options(str(prefix))
+  opts = infer_model_options(str(prefix), num_classes=5)
+  assert opts == ModelOptions(model_variant="mobilenet_v2", num_classes=5,
+                              depth_multiplier=0.5)
