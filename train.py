@@ -126,12 +126,11 @@ def main(argv):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices)
-  from deeplab_tf.training import loop, strategy as strategy_lib
+  from deeplab_tf.training import loop
   try:
     config = config_from_flags()
   except (ValueError, FileNotFoundError) as e:
     sys.exit("train.py: %s" % e)
-  strategy_lib.set_mixed_precision(config.mixed_precision, config.strategy)
   try:
     result = loop.train(config)
   except loop.NonFiniteLossError as e:

@@ -57,17 +57,22 @@ def test_errors_name_the_flag(values, match):
 
 
 def test_mixed_bfloat16_step(tmp_path):
+  """The library honours config.mixed_precision itself (not the caller's
+  global Keras policy) and leaves that global policy as it found it."""
   from deeplab_tf.training import loop
-  from deeplab_tf.training.strategy import make_strategy, set_mixed_precision
+  from deeplab_tf.training.strategy import make_strategy
   from tests.test_train_loop import fixed_batches, random_batch, tiny_config
-  try:
-    assert set_mixed_precision("bfloat16", "one_device") == "mixed_bfloat16"
-    trainer = loop.Trainer(tiny_config(tmp_path), make_strategy("one_device"))
-    images, labels = random_batch()
-    out = trainer.train_step(next(iter(trainer.distribute(
-        fixed_batches(images, labels)))))
-    assert np.isfinite(float(out["loss"]))
-    assert trainer.model.get_layer("logits.semantic").compute_dtype == (
-        "float32")
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
+  assert keras.mixed_precision.global_policy().name == "float32"
+  trainer = loop.Trainer(tiny_config(tmp_path, mixed_precision="bfloat16"),
+                         make_strategy("one_device"))
+  assert keras.mixed_precision.global_policy().name == "float32"
+  assert trainer.policy == "mixed_bfloat16"
+  assert trainer.model.get_layer("aspp0").compute_dtype == "bfloat16"
+  images, labels = random_batch()
+  out = trainer.train_step(next(iter(trainer.distribute(
+      fixed_batches(images, labels)))))
+  assert np.isfinite(float(out["loss"]))
+  assert trainer.model.get_layer("logits.semantic").compute_dtype == (
+      "float32")
+  plain = loop.Trainer(tiny_config(tmp_path), make_strategy("one_device"))
+  assert plain.model.get_layer("aspp0").compute_dtype == "float32"

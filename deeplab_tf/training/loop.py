@@ -25,7 +25,8 @@ from deeplab_tf.model import build_model
 from deeplab_tf.run_config import load_run_config, save_run_config
 from deeplab_tf.training import checkpoints, losses, schedules
 from deeplab_tf.training.config import TrainConfig
-from deeplab_tf.training.strategy import is_chief, make_strategy
+from deeplab_tf.training.strategy import (is_chief, make_strategy,
+                                         mixed_precision)
 from deeplab_tf.training.summaries import Progress, TrainSummaries
 
 CHECKPOINT_NAME = "ckpt"
@@ -59,8 +60,11 @@ class Trainer:
     self.num_replicas = strategy.num_replicas_in_sync
     self.sync_batch_norm = self.num_replicas > 1
     with strategy.scope():
-      self.model = build_model(config.model, upsample_logits=False,
-                               sync_batch_norm=self.sync_batch_norm)
+      # The run's own precision (not the caller's global Keras policy).
+      with mixed_precision(config.mixed_precision,
+                           config.strategy) as self.policy:
+        self.model = build_model(config.model, upsample_logits=False,
+                                 sync_batch_norm=self.sync_batch_norm)
       self.step = tf.Variable(
           0, dtype=tf.int64, trainable=False, name="global_step",
           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -68,7 +72,7 @@ class Trainer:
       optimizer = keras.optimizers.SGD(
           learning_rate=lambda: self.schedule(self.step),
           momentum=config.momentum)
-      if keras.mixed_precision.global_policy().name == "mixed_float16":
+      if self.policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
       self.optimizer = optimizer
       self.variables = self._trained_variables()

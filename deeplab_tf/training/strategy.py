@@ -9,6 +9,7 @@ BatchNorm is synchronised whenever there is more than one replica
 (`num_replicas_in_sync > 1`), unlike the reference's per-clone statistics.
 """
 
+import contextlib
 import logging
 from typing import Optional
 
@@ -56,18 +57,34 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
                                           and task_id == 0)
 
 
+def policy_name(mode: str, strategy_name: str) -> str:
+  """The Keras dtype policy of `--mixed_precision=mode`."""
+  if mode == "none":
+    return "float32"
+  if mode == "auto":
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    return ("mixed_float16" if has_gpu and strategy_name != "tpu"
+            else "mixed_bfloat16")
+  return "mixed_" + mode
+
+
 def set_mixed_precision(mode: str, strategy_name: str) -> str:
   """Sets the global Keras dtype policy; returns the policy name."""
-  if mode == "none":
-    policy = "float32"
-  elif mode == "auto":
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    policy = ("mixed_float16" if has_gpu and strategy_name != "tpu"
-              else "mixed_bfloat16")
-  else:
-    policy = "mixed_" + mode
+  policy = policy_name(mode, strategy_name)
   keras.mixed_precision.set_global_policy(policy)
   if policy != "float32":
     logging.info("mixed precision: Keras policy %s (logits and loss stay "
                  "float32)", policy)
   return policy
+
+
+@contextlib.contextmanager
+def mixed_precision(mode: str, strategy_name: str):
+  """Layers built inside use `--mixed_precision=mode`; the global policy is
+  restored on exit, so a library call never changes the caller's. Yields
+  the policy name."""
+  previous = keras.mixed_precision.global_policy()
+  try:
+    yield set_mixed_precision(mode, strategy_name)
+  finally:
+    keras.mixed_precision.set_global_policy(previous)
