@@ -10,7 +10,8 @@ import pytest
 
 from deeplab_tf import ModelOptions
 from deeplab_tf import complexity
-from deeplab_tf import complexity_paper as P
+from deeplab_tf.complexity import cli
+from deeplab_tf.complexity import paper as P
 
 XCEPTION_SC = ModelOptions()
 XCEPTION_PLAIN = ModelOptions(decoder_output_stride=None,
@@ -106,20 +107,29 @@ def test_inconsistent_row_is_explained():
 
 
 def test_cli_prints_counts(capsys):
-  assert complexity.main(["--model_variant=mobilenet_v2",
-                          "--atrous_rates=none",
-                          "--decoder_output_stride=none",
-                          "--input_size=129"]) == 0
+  assert cli.main(["--model_variant=mobilenet_v2", "--atrous_rates=none",
+                   "--decoder_output_stride=none",
+                   "--input_size=129"]) == 0
   text = capsys.readouterr().out
   assert "parameters" in text and "2146645" in text
   assert "conv Multiply-Adds" in text
 
 
 def test_cli_parses_every_field_type(capsys):
-  assert complexity.main(["--model_variant=mobilenet_v2",
-                          "--depth_multiplier=0.5", "--atrous_rates=6,12,18",
-                          "--aspp_with_separable_conv=false",
-                          "--decoder_output_stride=4", "--input_size=65"]) == 0
+  assert cli.main(["--model_variant=mobilenet_v2", "--depth_multiplier=0.5",
+                   "--atrous_rates=6,12,18",
+                   "--aspp_with_separable_conv=false",
+                   "--decoder_output_stride=4", "--input_size=65"]) == 0
   text = capsys.readouterr().out
   assert '"depth_multiplier": 0.5' in text
   assert '"aspp_with_separable_conv": false' in text
+
+
+def test_cli_bad_options_are_one_line_usage_errors(capsys):
+  """A configuration ModelOptions rejects: exit status 2, the reason on one
+  line of stderr, no traceback."""
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--model_variant=xception_65", "--output_stride=12"])
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert "output_stride=12" in err and "Traceback" not in err

@@ -5,18 +5,8 @@ import dataclasses
 from deeplab_tf import config as C
 from deeplab_tf import layers as L
 from deeplab_tf.backbones.mobilenet_v2 import build_mobilenet_v2
-from deeplab_tf.backbones.resnet import build_resnet, resnet_scope
+from deeplab_tf.backbones.resnet import build_resnet
 from deeplab_tf.backbones.xception import build_xception
-
-
-def backbone_scope(model_variant: str) -> str:
-  """Top-level checkpoint scope of a backbone ('xception_65', 'MobilenetV2',
-  'resnet_v1_101' for both resnet_v1_101 and resnet_v1_101_beta)."""
-  if model_variant in C.MOBILENET_VARIANTS:
-    return "MobilenetV2"
-  if model_variant in C.RESNET_VARIANTS:
-    return resnet_scope(model_variant)
-  return model_variant
 
 
 def build_backbone(x, opts: "C.ModelOptions", sync_batch_norm: bool = False):

@@ -24,6 +24,7 @@ from deeplab_tf.inference import predict_labels
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import (atomic_write_text, latest_checkpoint,
                                    restore_model)
+from deeplab_tf.tensorboard import write_scalar
 
 METRICS_FILENAME = "metrics.json"
 
@@ -127,7 +128,6 @@ class Evaluator:
     atomic_write_text(os.path.join(config.eval_logdir, METRICS_FILENAME),
                       json.dumps(result, indent=2) + "\n")
     writer = tf.summary.create_file_writer(config.eval_logdir)
-    from deeplab_tf.training.summaries import write_scalar
     step = result["step"] or 0
     with writer.as_default(step=step):
       write_scalar("eval/miou", result["miou"], step)

@@ -8,7 +8,6 @@ import io
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from deeplab_tf.run_config import atomic_write_bytes
@@ -31,13 +30,6 @@ def colorize(labels, colormap: Sequence[Color],
   """uint8 [..., 3] RGB of integer labels [...] (NumPy)."""
   labels = np.clip(np.asarray(labels).astype(np.int64), 0, 255)
   return colormap_table(colormap, ignore_color)[labels]
-
-
-def colorize_tf(labels, colormap: Sequence[Color],
-                ignore_color: Color = (255, 255, 255)):
-  """uint8 [..., 3] RGB of integer labels (TF, for summaries)."""
-  table = tf.constant(colormap_table(colormap, ignore_color))
-  return tf.gather(table, tf.clip_by_value(tf.cast(labels, tf.int32), 0, 255))
 
 
 def overlay(image, labels, colormap: Sequence[Color], alpha: float = 0.5,

@@ -1,41 +1,14 @@
 """Console progress and TensorBoard summaries of a training run."""
 
-import logging
 import time
 from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tensorflow.core.framework import summary_pb2
-
 from deeplab_tf.evaluation.metrics import metrics_from_confusion
-from deeplab_tf.evaluation.visualization import colorize, encode_png
-
-
-def _metadata(plugin: str) -> bytes:
-  meta = summary_pb2.SummaryMetadata()
-  meta.plugin_data.plugin_name = plugin
-  return meta.SerializeToString()
-
-
-def write_scalar(name: str, value: float, step: int):
-  """A TensorBoard scalar through core `tf.summary.write` (the tensorboard
-  package is not needed to write summaries, only to view them)."""
-  tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
-                   metadata=_metadata("scalars"))
-
-
-def write_images(name: str, images: np.ndarray, step: int):
-  """uint8 [N, H, W, 3] as a TensorBoard image summary (PNG-encoded)."""
-  images = np.asarray(images, np.uint8)
-  if not len(images):
-    return
-  height, width = images.shape[1:3]
-  tensor = [str(width).encode(), str(height).encode()] + [
-      encode_png(image) for image in images]
-  tf.summary.write(name, tf.constant(tensor), step=step,
-                   metadata=_metadata("images"))
+from deeplab_tf.evaluation.visualization import colorize
+from deeplab_tf.tensorboard import write_images, write_scalar
 
 
 def format_duration(seconds: float) -> str:
@@ -117,8 +90,3 @@ class TrainSummaries:
 
   def flush(self):
     self.writer.flush()
-
-
-def log_lines(text: str):
-  for line in text.splitlines():
-    logging.info("%s", line)

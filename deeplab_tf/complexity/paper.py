@@ -3,7 +3,7 @@
 Every row is a configuration (`ModelOptions` at the evaluation output
 stride) plus an evaluation strategy (scales, flip); its figure is counted by
 `complexity.inference_macs` from the built Keras model with the profiler
-method the paper used (see `complexity.py`). 513x513 crops, 21 classes.
+method the paper used (see `complexity/__init__.py`). 513x513 crops, 21 classes.
 
 Configurations that reproduce the published numbers:
 * Table 5: xception_65, no multi-grid (Sec. 4.3 says it was not used), ASPP
