@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from typing import Optional
 
 from deeplab_tf.run_config import CONFIG_FILENAME
@@ -100,23 +101,32 @@ def _download_and_extract(entry: ZooEntry, staging: str):
   url = entry_url(entry)
   target = os.path.join(staging, "download", entry.tarball)
   try:
-    extracted = keras.utils.get_file(
-        fname=entry.tarball, origin=url, cache_dir=staging,
-        cache_subdir="download", extract=True)
+    with warnings.catch_warnings():  # "Could not extract": reported below
+      warnings.simplefilter("ignore", UserWarning)
+      extracted = keras.utils.get_file(
+          fname=entry.tarball, origin=url, cache_dir=staging,
+          cache_subdir="download", extract=True)
   except Exception as e:  # fetch errors, truncated / corrupt archives
-    raise ZooError("zoo entry %s: downloading %s to %s and extracting it "
-                   "failed: %s: %s" % (entry.name, url, target,
-                                       type(e).__name__, e)) from None
+    if os.path.exists(target):  # downloaded, but the archive is broken
+      raise ZooError("zoo entry %s: %s downloaded from %s is truncated or "
+                     "corrupt (%s: %s); nothing was cached"
+                     % (entry.name, entry.tarball, url, type(e).__name__,
+                        e)) from None
+    raise ZooError("zoo entry %s: downloading %s from %s failed (%s); "
+                   "nothing was cached; set %s to a mirror holding %s"
+                   % (entry.name, entry.tarball, url, e, URL_ENV,
+                      entry.tarball)) from None
   if not os.path.isdir(extracted):
-    raise ZooError("zoo entry %s: %s (downloaded from %s) is not a tar "
-                   "archive" % (entry.name, target, url))
+    raise ZooError("zoo entry %s: %s downloaded from %s is not a tar "
+                   "archive; nothing was cached" % (entry.name, entry.tarball,
+                                                    url))
   indexes = sorted(glob.glob(os.path.join(extracted, "**", "*.index"),
                              recursive=True))
   if len(indexes) != 1:
     found = ", ".join(os.path.relpath(i, extracted) for i in indexes)
-    raise ZooError("zoo entry %s: %s (downloaded from %s) holds %s; "
-                   "expected exactly one checkpoint (*.index)"
-                   % (entry.name, target, url,
+    raise ZooError("zoo entry %s: %s downloaded from %s holds %s; expected "
+                   "exactly one checkpoint (*.index); nothing was cached"
+                   % (entry.name, entry.tarball, url,
                       found or "no checkpoint"))
   return indexes[0][:-len(".index")], target
 
@@ -146,9 +156,11 @@ def _convert(entry: ZooEntry, prefix: str, tarball: str, staging: str
     _, report = convert_tf1_checkpoint(prefix, out, opts, dataset,
                                        backbone_only=backbone_only)
   except ValueError as e:
-    raise ZooError("zoo entry %s: the checkpoint in %s (from %s) does not "
-                   "load into the registry's model: %s"
-                   % (entry.name, tarball, entry_url(entry), e)) from None
+    raise ZooError("zoo entry %s: the checkpoint %s in %s (from %s) does "
+                   "not load strictly into the registry's model; nothing was "
+                   "cached: %s" % (entry.name, os.path.basename(prefix),
+                                   entry.tarball, entry_url(entry), e)
+                   ) from None
   if backbone_only:
     # train.py initialises any head from the TF1 backbone checkpoint.
     os.makedirs(os.path.join(out, TF1_SUBDIR))

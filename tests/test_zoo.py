@@ -1,0 +1,257 @@
+"""The model zoo by name: registry facts, download -> verify -> convert ->
+cache against a local mirror (127.0.0.1 only), golden parity of the
+MobileNetV2 VOC entry, offline reuse, corrupt archives, concurrent callers,
+the train.py resolution of `zoo:` names, and the name table of every entry."""
+
+import hashlib
+import json
+import os
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab_tf import zoo
+from deeplab_tf.data import get_dataset_descriptor
+from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.zoo import flags as zoo_flags
+from tests.conftest import require
+from tests.zoo_server import (GOLDEN, ZooServer, make_golden_tarball,
+                              make_tarball, reference_maker)
+
+MNV2_VOC = "mobilenetv2_coco_voc_trainaug"
+MNV2_TARBALL = "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+  """A directory laid out like download.tensorflow.org/models/."""
+  directory = tmp_path_factory.mktemp("mirror")
+  make_golden_tarball(str(directory), MNV2_TARBALL)
+  return directory
+
+
+@pytest.fixture
+def served(mirror, tmp_path, monkeypatch):
+  """The mirror on a local server; DEEPLAB_TF_ZOO_URL / _CACHE point at it
+  and at a fresh cache."""
+  monkeypatch.setenv("no_proxy", "127.0.0.1")
+  monkeypatch.setenv("DEEPLAB_TF_CACHE", str(tmp_path / "cache"))
+  with ZooServer(mirror) as server:
+    monkeypatch.setenv("DEEPLAB_TF_ZOO_URL", server.url)
+    yield server
+
+
+def test_registry_holds_the_zoo_tables():
+  by_dataset = {}
+  for name in zoo.names():
+    by_dataset.setdefault(zoo.entry(name).dataset, []).append(name)
+  assert {k: len(v) for k, v in by_dataset.items()} == {
+      "pascal_voc_seg": 6, "cityscapes": 8, "ade20k": 2, "imagenet": 8}
+  assert set(zoo.names()) - set(zoo.names(include_refused=False)) == {
+      "mobilenetv3_large_cityscapes_trainfine",
+      "mobilenetv3_small_cityscapes_trainfine",
+      "xception71_dpc_cityscapes_trainfine",
+      "xception71_dpc_cityscapes_trainval", "edgetpu_deeplab",
+      "edgetpu_deeplab_slim"}
+  # Facts of model_zoo.md, spot-checked per table.
+  e = zoo.entry("xception65_coco_voc_trainaug")
+  assert e.url == ("http://download.tensorflow.org/models/"
+                   "deeplabv3_pascal_train_aug_2018_01_04.tar.gz")
+  assert [(r.output_stride, r.scales, r.flip, r.multiply_adds, r.miou)
+          for r in e.eval_rows] == [
+              (16, (1.0,), False, "54.17B", "82.20% (val)"),
+              (8, (0.5, 0.75, 1.0, 1.25, 1.5, 1.75), True, "3055.35B",
+               "83.58% (val)")]
+  assert e.size == "439MB"
+  city = zoo.entry("xception65_cityscapes_trainfine")
+  assert city.eval_rows[1].scales == (0.75, 1.0, 1.25)
+  assert city.eval_rows[0].miou == "78.79% (val)"
+  assert zoo.entry("xception_65_imagenet").tarball == (
+      "deeplabv3_xception_2018_01_04.tar.gz")
+  assert zoo.entry("EdgeTPU-DeepLab").name == "edgetpu_deeplab"
+  # The paper's architecture: OS16, rates 6/12/18, decoder 4; 12/24/36 at 8.
+  opts = zoo.options("xception65_coco_voc_trainaug")
+  assert (opts.output_stride, opts.atrous_rates,
+          opts.decoder_output_stride) == (16, (6, 12, 18), 4)
+  assert opts.for_output_stride(8).atrous_rates == (12, 24, 36)
+  for name in zoo.names(include_refused=False):
+    e = zoo.entry(name)
+    if e.kind == zoo.MODEL:
+      assert e.num_classes == get_dataset_descriptor(e.dataset).num_classes
+    assert e.url.endswith("/" + e.tarball)
+
+
+def test_unknown_and_refused_names_fail_with_the_reason(served):
+  with pytest.raises(zoo.ZooError, match="did you mean xception65_coco_voc"):
+    zoo.load_model("xception65_coco_voc_trainag")
+  for call in (zoo.load_model, zoo.checkpoint, zoo.options):
+    with pytest.raises(zoo.ZooError, match="Dense Prediction Cell"):
+      call("xception71_dpc_cityscapes_trainfine")
+  with pytest.raises(zoo.ZooError, match="MobileNet-v3"):
+    zoo.checkpoint("mobilenetv3_small_cityscapes_trainfine")
+  assert served.requests == []   # refused before any download
+
+
+def _golden_logits_ok(model):
+  meta = json.loads((GOLDEN / "meta.json").read_text())
+  golden = np.load(require(GOLDEN / "golden.npz"))
+  mean = zoo.options(MNV2_VOC).mean_pixel
+  for case, crop in meta["case_crop_size"].items():
+    expected = golden[case + "/logits"]
+    image = tf.cast(golden[case + "/image"], tf.float32)
+    logits = model(pad_to_crop(image, crop, mean), training=False).numpy()
+    assert logits.shape == expected.shape, case
+    error = np.abs(logits - expected).max() / np.abs(expected).max()
+    assert error <= 3e-4, (case, error)
+  return golden["sq513/image"]
+
+
+@pytest.mark.slow
+def test_golden_by_name_cached_and_offline(served, mirror, tmp_path):
+  cache = tmp_path / "cache" / "zoo"
+  results = {}
+
+  def run(key, fn):
+    try:
+      results[key] = fn()
+    except Exception as e:  # pylint: disable=broad-except
+      results[key] = e
+  # Two concurrent first users: one downloads and converts, the other waits
+  # for it and reuses the result.
+  threads = [threading.Thread(target=run, args=(
+      "model", lambda: zoo.load_model(MNV2_VOC, upsample_logits=False))),
+             threading.Thread(target=run, args=(
+                 "dir", lambda: zoo.checkpoint(MNV2_VOC)))]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join(timeout=300)
+  assert not isinstance(results["model"], Exception), results["model"]
+  assert results["dir"] == str(cache / MNV2_VOC)
+  assert served.requests == ["/" + MNV2_TARBALL]
+  image = _golden_logits_ok(results["model"])
+  # The run directory every CLI reads, recording where it came from.
+  saved = json.loads((cache / MNV2_VOC / "deeplab_config.json").read_text())
+  assert saved["model"] == zoo.options(MNV2_VOC).to_dict()
+  assert saved["dataset"]["class_names"][15] == "person"
+  digest = hashlib.sha256((mirror / MNV2_TARBALL).read_bytes()).hexdigest()
+  assert saved["train"]["tarball_sha256"] == digest
+  assert saved["train"]["url"] == served.url + MNV2_TARBALL
+  assert saved["train"]["tf1_checkpoint"] == "model.ckpt-30000"
+  assert sorted(os.listdir(cache)) == [".locks", MNV2_VOC]  # no staging
+  umask = os.umask(0)
+  os.umask(umask)
+  assert (os.stat(cache / MNV2_VOC).st_mode & 0o777) == 0o777 & ~umask
+  # Second use: neither network nor conversion.
+  served.stop()
+  again = zoo.load_model(MNV2_VOC, upsample_logits=False)
+  x = tf.constant(image[:, :129, :129], tf.float32)
+  np.testing.assert_array_equal(again(x).numpy(),
+                                results["model"](x).numpy())
+  os8 = zoo.load_model(MNV2_VOC, output_stride=8, upsample_logits=False)
+  assert os8(x).shape[1:3] == (17, 17)     # (129 - 1) / 8 + 1
+  assert again(x).shape[1:3] == (9, 9)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_an_archive",
+                                    "no_checkpoint", "missing"])
+def test_bad_archive_fails_clearly_and_leaves_the_cache_clean(
+    mirror, tmp_path, monkeypatch, damage):
+  bad = tmp_path / "bad_mirror"
+  bad.mkdir()
+  data = (mirror / MNV2_TARBALL).read_bytes()
+  if damage == "truncated":
+    (bad / MNV2_TARBALL).write_bytes(data[:len(data) // 2])
+  elif damage == "not_an_archive":
+    (bad / MNV2_TARBALL).write_bytes(b"<html>503 Service Unavailable</html>")
+  elif damage == "no_checkpoint":
+    with tarfile.open(bad / MNV2_TARBALL, "w:gz") as tar:
+      readme = tmp_path / "README"
+      readme.write_text("no checkpoint here")
+      tar.add(readme, arcname="deeplabv3_mnv2_pascal_train_aug/README")
+  cache = tmp_path / "cache"
+  (cache / "zoo").mkdir(parents=True)
+  (cache / "zoo" / "keep.txt").write_text("the user's")
+  monkeypatch.setenv("no_proxy", "127.0.0.1")
+  monkeypatch.setenv("DEEPLAB_TF_CACHE", str(cache))
+  with ZooServer(bad) as server:
+    monkeypatch.setenv("DEEPLAB_TF_ZOO_URL", server.url)
+    with pytest.raises(zoo.ZooError) as error:
+      zoo.checkpoint(MNV2_VOC)
+  message = str(error.value)
+  assert server.url + MNV2_TARBALL in message and MNV2_TARBALL in message
+  assert "Traceback" not in message and "\n" not in message
+  assert sorted(os.listdir(cache / "zoo")) == [".locks", "keep.txt"]
+  assert not os.listdir(cache / "zoo" / ".locks") or all(
+      n.endswith(".lock") for n in os.listdir(cache / "zoo" / ".locks"))
+
+
+def _slim_mobilenet_tarball(directory, tmp_path):
+  """slim's mobilenet_v2_1.0_224.tgz: `mobilenet_v2_1.0_224.ckpt.*` with the
+  classifier (Conv_1, Logits) and moving averages beside the backbone."""
+  specs = [(v["name"], tuple(v["shape"])) for v in json.loads(
+      (GOLDEN / "variables.json").read_text())["variables"]
+           if v["name"].startswith("MobilenetV2/")]
+  specs += [("MobilenetV2/Conv_1/weights", (1, 1, 320, 1280)),
+            ("MobilenetV2/Logits/Conv2d_1c_1x1/weights", (1, 1, 1280, 1001)),
+            ("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (1001,)),
+            (specs[0][0] + "/ExponentialMovingAverage", specs[0][1]),
+            ("global_step", ())]
+  values = {n: np.full(s, i * 0.25, np.float32)
+            for i, (n, s) in enumerate(specs)}
+  work = tmp_path / "slim"
+  work.mkdir()
+  reference_maker().write_checkpoint(str(work / "m.ckpt"), values)
+  make_tarball(str(directory / "mobilenet_v2_1.0_224.tgz"), ".",
+               str(work / "m.ckpt"), "mobilenet_v2_1.0_224.ckpt")
+  return values
+
+
+def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
+  """train.py: a trained entry gives its run directory and its model flags
+  when unset; an ImageNet backbone gives its TF1 checkpoint with
+  initialize_last_layer=false, and restores into another head."""
+  from deeplab_tf import ModelOptions, build_model
+  from deeplab_tf.training.checkpoints import initialize_from_checkpoint
+  from deeplab_tf.training.resolve import model_options
+  slim_dir = tmp_path / "slim_mirror"
+  slim_dir.mkdir()
+  values = _slim_mobilenet_tarball(slim_dir, tmp_path)
+  monkeypatch.setenv("no_proxy", "127.0.0.1")
+  monkeypatch.setenv("DEEPLAB_TF_CACHE", str(tmp_path / "cache"))
+  with ZooServer(slim_dir) as server:
+    monkeypatch.setenv("DEEPLAB_TF_ZOO_URL", server.url)
+    out = zoo_flags.train_values(
+        {"tf_initial_checkpoint": "zoo:mobilenet_v2_imagenet",
+         "initialize_last_layer": True, "decoder_output_stride": ["4"],
+         "model_variant": None},
+        present={"tf_initial_checkpoint", "decoder_output_stride"})
+    with pytest.raises(zoo.ZooError, match="no head to restore"):
+      zoo_flags.train_values(
+          {"tf_initial_checkpoint": "zoo:mobilenet_v2_imagenet",
+           "initialize_last_layer": True},
+          present={"tf_initial_checkpoint", "initialize_last_layer"})
+  assert out["model_variant"] == "mobilenet_v2"
+  assert out["decoder_output_stride"] == ["4"]      # given: kept
+  assert out["atrous_rates"] is None and out["output_stride"] == 16
+  assert out["initialize_last_layer"] is False
+  assert out["tf_initial_checkpoint"].endswith("mobilenet_v2_imagenet/tf1")
+  # What train.py then does: a model with a decoder, the backbone restored.
+  opts = model_options(out, {"train_crop_size": (65, 65)}, 5)
+  assert opts == ModelOptions(model_variant="mobilenet_v2", num_classes=5,
+                              atrous_rates=None, decoder_output_stride=4,
+                              crop_size=(65, 65))
+  model = build_model(opts)
+  report = initialize_from_checkpoint(model, opts, out["tf_initial_checkpoint"],
+                                      initialize_last_layer=False)
+  assert all(n.startswith("MobilenetV2") for n in report.restored)
+  assert any(n.startswith("decoder") for n in report.not_restored)
+  kernel = model.get_layer("MobilenetV2.Conv").kernel.numpy()
+  np.testing.assert_array_equal(kernel, values["MobilenetV2/Conv/weights"])
+  with pytest.raises(zoo.ZooError, match="ImageNet backbone"):
+    zoo_flags.run_dir_for_flag("zoo:mobilenet_v2_imagenet")
+  with pytest.raises(zoo.ZooError, match="--model_variant: with"):
+    zoo_flags.run_dir_for_flag("zoo:" + MNV2_VOC, ["model_variant"])
