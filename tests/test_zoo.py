@@ -17,7 +17,8 @@ from deeplab_tf import zoo
 from deeplab_tf.data import get_dataset_descriptor
 from deeplab_tf.inference import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
-from tests.conftest import require
+from tests.conftest import REFERENCE, require
+from tests.test_tf1_checkpoint import voc_records  # noqa: F401 (fixture)
 from tests.zoo_server import (GOLDEN, ZooServer, make_golden_tarball,
                               make_tarball, reference_maker)
 
@@ -255,3 +256,199 @@ def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
     zoo_flags.run_dir_for_flag("zoo:mobilenet_v2_imagenet")
   with pytest.raises(zoo.ZooError, match="--model_variant: with"):
     zoo_flags.run_dir_for_flag("zoo:" + MNV2_VOC, ["model_variant"])
+
+
+def _run_cli(args, env):
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
+                        text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env))
+
+
+@pytest.mark.slow
+def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records):
+  """eval.py downloads, converts and scores zoo:<name> like the model
+  load_model gives; export.py then works from the cache, server stopped."""
+  from deeplab_tf import inference
+  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
+  from deeplab_tf.evaluation import metrics
+  env = {"DEEPLAB_TF_CACHE": str(tmp_path / "cache"), "no_proxy": "127.0.0.1"}
+  with ZooServer(mirror) as server:
+    env["DEEPLAB_TF_ZOO_URL"] = server.url
+    result = _run_cli(["eval.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
+                       "--dataset_dir=%s" % voc_records,
+                       "--eval_logdir=%s" % (tmp_path / "eval")], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert server.requests == ["/" + MNV2_TARBALL]
+  saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setenv("DEEPLAB_TF_CACHE", env["DEEPLAB_TF_CACHE"])
+    mp.setenv("DEEPLAB_TF_ZOO_URL", "http://127.0.0.1:9/")  # nothing there
+    model = zoo.load_model(MNV2_VOC, upsample_logits=False)
+  cm = np.zeros((21, 21), np.int64)
+  near_ties = 0
+  for record in tf.data.TFRecordDataset(list_split_files(str(voc_records),
+                                                         "val")):
+    example = decode_example(record)
+    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
+    h, w = image.shape[1:3]
+    probs = inference.predict_probabilities(model, pad_to_crop(
+        image, (513, 513), (127.5,) * 3)).numpy()[0, :h, :w]
+    label = example["label"].numpy()
+    top2 = np.sort(probs, axis=-1)[..., -2:]
+    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
+                            & (label != 255)))
+    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
+  got = np.array(saved["confusion_matrix"])
+  assert saved["num_images"] == 7 and got.sum() == cm.sum()
+  moved = int(np.abs(got - cm).sum()) // 2  # only float near-ties may move
+  assert moved <= near_ties and moved <= 10, (moved, near_ties)
+  # export.py from the cache alone (the server is gone).
+  out = tmp_path / "serving"
+  result = _run_cli(["export.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
+                     "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
+                     "--crop_size=129,129", "--verify=false"], env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads((out / "export_report.json").read_text())
+  assert report["passed"]
+  loaded = tf.saved_model.load(report["saved_model"])
+  image = np.random.RandomState(3).randint(0, 256, (1, 100, 120, 3))
+  served = loaded.signatures["serving_default"](
+      images=tf.constant(image, tf.uint8))["semantic_predictions"].numpy()
+  expected = inference.predict_labels(model, image.astype(np.float32),
+                                      crop_size=(129, 129),
+                                      mean_pixel=(127.5,) * 3).numpy()
+  np.testing.assert_array_equal(served, expected)
+
+
+# ---------------------------------------------- name table of every entry
+def _reference_specs(config):
+  doc = json.loads(require(REFERENCE / "variables" / (config + ".json"))
+                   .read_text())
+  return {v["name"]: tuple(v["shape"]) for v in doc["variables"]}
+
+
+def _new_input(specs, block, channels):
+  """`block`'s first unit reads `channels` instead: its first separable conv
+  and its shortcut change their input depth."""
+  out = {}
+  for name, shape in specs.items():
+    if name.startswith(block + "/"):
+      if "separable_conv1_depthwise/" in name:
+        shape = (3, 3, channels, 1) if name.endswith("weights") else (
+            channels,)
+      elif name.endswith(("separable_conv1_pointwise/weights",
+                          "shortcut/weights")):
+        shape = (1, 1, channels, shape[-1])
+    out[name] = shape
+  return out
+
+
+def _expected_specs(opts):
+  """The TF1 variables of `opts`, from the reference graphs' lists and the
+  documented differences between variants (README of ../shared/reference),
+  without the logits; None where no reference covers the configuration."""
+  variant = opts.model_variant
+  if variant == "mobilenet_v2":
+    if opts.depth_multiplier != 1.0:
+      return None   # see test_published_multiply_adds_of_mobilenet_entries
+    specs = _reference_specs("mobilenet_v2_os16")
+    if opts.decoder_output_stride == 4:
+      # Decoder on layer_4/depthwise_output (expanded_conv_2: 24 * 6 = 144).
+      for scope, shape in (("feature_projection0", (1, 1, 144, 48)),
+                           ("decoder_conv0_depthwise", (3, 3, 304, 1)),
+                           ("decoder_conv0_pointwise", (1, 1, 304, 256)),
+                           ("decoder_conv1_depthwise", (3, 3, 256, 1)),
+                           ("decoder_conv1_pointwise", (1, 1, 256, 256))):
+        key = "depthwise_weights" if "depthwise" in scope else "weights"
+        specs["decoder/%s/%s" % (scope, key)] = shape
+        for bn in ("gamma", "beta", "moving_mean", "moving_variance"):
+          specs["decoder/%s/BatchNorm/%s" % (scope, bn)] = (
+              shape[2] if "depthwise" in scope else shape[3],)
+  elif variant.startswith("xception"):
+    ref = _reference_specs("xception_65_os16_dec4_sc")
+    specs = {n.replace("xception_65/", variant + "/"): s
+             for n, s in ref.items()}
+    if variant == "xception_41":   # 8 middle-flow units instead of 16
+      specs = {n: s for n, s in specs.items() if not any(
+          "middle_flow/block1/unit_%d/" % u in n for u in range(9, 17))}
+    if variant == "xception_71":   # entry flow 128, 256, 256, 728, 728
+      entry = variant + "/entry_flow/"
+      rest = {n: s for n, s in specs.items()
+              if not n.startswith(entry + "block")}  # stem, middle, exit
+      blocks = {b: {n[len(entry + b):]: s for n, s in specs.items()
+                    if n.startswith(entry + b + "/")}
+                for b in ("block1", "block2", "block3")}
+      specs = dict(rest)
+      for new, old, channels in (("block1", "block1", None),
+                                 ("block2", "block2", None),
+                                 ("block3", "block2", 256),
+                                 ("block4", "block3", None),
+                                 ("block5", "block3", 728)):
+        block = {entry + new + n: s for n, s in blocks[old].items()}
+        specs.update(_new_input(block, entry + new, channels)
+                     if channels else block)
+  else:
+    specs = {n.replace("resnet_v1_101/", variant.replace("_beta", "") + "/"):
+             s for n, s in _reference_specs(
+                 "resnet_v1_101_beta_os16_dec4").items()}
+    if variant == "resnet_v1_50_beta":   # block3: 6 units instead of 23
+      specs = {n: s for n, s in specs.items() if not any(
+          "block3/unit_%d/" % u in n for u in range(7, 24))}
+  return {n: s for n, s in specs.items() if not n.startswith("logits/")}
+
+
+@pytest.mark.slow
+def test_every_entry_builds_the_reference_variable_names():
+  """Every loadable entry's model has exactly the TF1 variables (names and
+  shapes) of the reference graph for its configuration; entries sharing an
+  architecture share one build (only their logits differ)."""
+  import keras
+  from deeplab_tf import build_model
+  from deeplab_tf.tf1_checkpoint import tf1_variable_specs
+  groups = {}
+  for name in zoo.names(include_refused=False):
+    opts = zoo.options(name)
+    groups.setdefault(opts.replace(num_classes=1, crop_size=(513, 513)),
+                      []).append(name)
+  unverified = []
+  for arch, members in groups.items():
+    keras.backend.clear_session()
+    built = zoo.options(members[0])
+    model = build_model(built)
+    specs = dict(tf1_variable_specs(model))
+    assert specs.pop("logits/semantic/weights") == (
+        1, 1, 256, built.num_classes)
+    assert specs.pop("logits/semantic/biases") == (built.num_classes,)
+    expected = _expected_specs(arch)
+    if expected is None:
+      unverified += members
+      continue
+    assert specs == expected, members
+  assert sorted(unverified) == ["mobilenet_v2_dm05_imagenet",
+                                "mobilenetv2_dm05_coco_voc_trainaug",
+                                "mobilenetv2_dm05_coco_voc_trainval"]
+
+
+@pytest.mark.parametrize("name,row,size", [
+    ("mobilenetv2_coco_voc_trainaug", 0, (513, 513)),
+    ("mobilenetv2_dm05_coco_voc_trainaug", 0, (513, 513)),
+    ("mobilenetv2_dm05_coco_voc_trainval", 0, (513, 513)),
+    ("mobilenetv2_coco_cityscapes_trainfine", 0, (1025, 2049)),
+])
+def test_published_multiply_adds_of_mobilenet_entries(name, row, size):
+  """The registry's configuration reproduces the zoo's Multiply-Adds (the
+  paper's profiler method, deeplab_tf.complexity) at its eval stride and
+  crop: 2.75B, 0.88B, 2.84B, 21.27B."""
+  from deeplab_tf.complexity import count
+  e = zoo.entry(name)
+  r = e.eval_rows[row]
+  assert r.scales == (1.0,) and not r.flip
+  opts = e.options.for_output_stride(r.output_stride)
+  c = count(opts, size)
+  total = c.paper_macs + c.variable_macs + size[0] * size[1] * (
+      opts.num_classes) / 2                                  # + ArgMax
+  published = float(r.multiply_adds.rstrip("B")) * 1e9
+  assert abs(total - published) <= 0.01 * published, (total, published)
