@@ -131,11 +131,25 @@ def _download_and_extract(entry: ZooEntry, staging: str):
   return indexes[0][:-len(".index")], target
 
 
+def _current_umask() -> int:
+  """The process umask, read without changing it where Linux allows (a
+  set-and-restore would briefly affect other threads)."""
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("Umask:"):
+          return int(line.split()[1], 8)
+  except OSError:
+    pass
+  umask = os.umask(0o022)
+  os.umask(umask)
+  return umask
+
+
 def _apply_umask(path: str):
   """Staging directories are created private (mkdtemp); give the published
   tree the permissions the user's umask asks for."""
-  umask = os.umask(0)
-  os.umask(umask)
+  umask = _current_umask()
   for parent, dirs, files in os.walk(path):
     os.chmod(parent, 0o777 & ~umask)
     for name in files:
@@ -183,7 +197,12 @@ def ensure_converted(entry: ZooEntry, cache_dir: Optional[str] = None) -> str:
   if is_complete(final):
     return final
   root = os.path.dirname(final)
-  os.makedirs(root, exist_ok=True)
+  try:
+    os.makedirs(os.path.join(root, ".locks"), exist_ok=True)
+  except OSError as e:
+    raise ZooError("zoo entry %s: cannot create the cache %s (%s); set %s "
+                   "to a writable directory" % (entry.name, root, e,
+                                                CACHE_ENV)) from None
   with _entry_lock(root, entry.name):
     if is_complete(final):  # another process finished it while we waited
       return final

@@ -115,8 +115,10 @@ def _resnet(variant):
 
 
 VOC, CITY, ADE = (513, 513), (1025, 2049), (513, 513)
-_TRAINVAL_NOTE = ("trained on train_aug + trainval; the zoo evaluates it on "
-                  "the test server")
+_TRAINVAL_NOTE = ("trained on train_aug + trainval and evaluated on the test "
+                  "server; its training output stride is not published, "
+                  "load_model defaults to 16 (output_stride=8 is the zoo's "
+                  "eval row)")
 _BACKBONE_NOTE = ("ImageNet backbone: only the backbone is loaded; the head "
                   "(the paper's VOC head, 21 classes) is freshly initialised "
                   "for fine-tuning")
