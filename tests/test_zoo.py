@@ -16,6 +16,7 @@ import tensorflow as tf
 from deeplab_tf import zoo
 from deeplab_tf.inference import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
+from deeplab_tf.zoo.__main__ import main as zoo_main
 from tests.conftest import require
 from tests.test_tf1_checkpoint import voc_records  # noqa: F401 (fixture)
 from tests.zoo_server import (GOLDEN, ZooServer, make_golden_tarball,
@@ -70,7 +71,8 @@ def _golden_logits_ok(model):
 
 
 @pytest.mark.slow
-def test_golden_by_name_cached_and_offline(served, mirror, tmp_path):
+def test_golden_by_name_cached_and_offline(served, mirror, tmp_path,
+                                           capsys):
   cache = tmp_path / "cache" / "zoo"
   results = {}
 
@@ -111,6 +113,12 @@ def test_golden_by_name_cached_and_offline(served, mirror, tmp_path):
   x = tf.constant(image[:, :129, :129], tf.float32)
   np.testing.assert_array_equal(again(x).numpy(),
                                 results["model"](x).numpy())
+  capsys.readouterr()
+  assert zoo_main(["download", MNV2_VOC]) == 0     # from the cache
+  assert capsys.readouterr().out.strip() == "%s: %s" % (MNV2_VOC,
+                                                         cache / MNV2_VOC)
+  assert zoo_main(["download", "edgetpu_deeplab"]) == 1
+  assert "mobilenet_edgetpu) is not built" in capsys.readouterr().err
   os8 = zoo.load_model(MNV2_VOC, output_stride=8, upsample_logits=False)
   assert os8(x).shape[1:3] == (17, 17)     # (129 - 1) / 8 + 1
   assert again(x).shape[1:3] == (9, 9)

@@ -43,6 +43,13 @@ def test_registry_holds_the_zoo_tables():
   assert (opts.output_stride, opts.atrous_rates,
           opts.decoder_output_stride) == (16, (6, 12, 18), 4)
   assert opts.for_output_stride(8).atrous_rates == (12, 24, 36)
+  # `python -m deeplab_tf.zoo list`: every name, refused ones with reasons.
+  from deeplab_tf.zoo.__main__ import format_table
+  table = format_table()
+  assert all(name in table for name in zoo.names())
+  assert ("xception71_dpc_cityscapes_trainval: the Dense Prediction Cell"
+          in table)
+  assert len(format_table("ade20k").splitlines()) == 4   # header + 2
   for name in zoo.names(include_refused=False):
     e = zoo.entry(name)
     if e.kind == zoo.MODEL:
