@@ -197,6 +197,11 @@ def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
          "initialize_last_layer": True, "decoder_output_stride": ["4"],
          "model_variant": None},
         present={"tf_initial_checkpoint", "decoder_output_stride"})
+    with pytest.raises(zoo.ZooError, match="is a mobilenet_v2 checkpoint"):
+      zoo_flags.train_values(
+          {"tf_initial_checkpoint": "zoo:mobilenet_v2_imagenet",
+           "model_variant": "xception_65"},
+          present={"tf_initial_checkpoint", "model_variant"})
     with pytest.raises(zoo.ZooError, match="no head to restore"):
       zoo_flags.train_values(
           {"tf_initial_checkpoint": "zoo:mobilenet_v2_imagenet",

@@ -77,6 +77,17 @@ def train_values(values: Dict[str, Any], present: Iterable[str],
   e = loadable_entry(zoo_name(value))
   out = dict(values)
   opts = e.options
+  for flag in ("model_variant", "depth_multiplier"):  # the backbone itself
+    if flag in present and values.get(flag) not in (None,
+                                                    getattr(opts, flag)):
+      raise ZooError("--%s=%s: %s is a %s checkpoint (depth multiplier %g); "
+                     "drop the flag" % (flag, values[flag], value,
+                                        opts.model_variant,
+                                        opts.depth_multiplier))
+  if e.kind == BACKBONE and "initialize_last_layer" in present and values.get(
+      "initialize_last_layer"):
+    raise ZooError("--initialize_last_layer: %s is an ImageNet backbone; it "
+                   "has no head to restore (drop the flag)" % value)
   if "output_stride" in present and values.get("output_stride"):
     opts = opts.for_output_stride(int(values["output_stride"]))
   for flag, field in _TRAIN_MODEL_FLAGS.items():
@@ -92,10 +103,6 @@ def train_values(values: Dict[str, Any], present: Iterable[str],
   out["divisible_by"] = opts.divisible_by
   directory = checkpoint(e.name, cache_dir=cache_dir)
   if e.kind == BACKBONE:
-    if "initialize_last_layer" in present and values.get(
-        "initialize_last_layer"):
-      raise ZooError("--initialize_last_layer: %s is an ImageNet backbone; "
-                     "it has no head to restore (drop the flag)" % value)
     out["initialize_last_layer"] = False
     out["last_layers_contain_logits_only"] = False
     out["tf_initial_checkpoint"] = os.path.join(directory, TF1_SUBDIR)
