@@ -37,7 +37,9 @@ flags.DEFINE_string("tf_initial_checkpoint", None,
                     "of --checkpoint_dir): the model flags then describe it "
                     "(default the paper's xception_65 OS16 decoder 4) and "
                     "--dataset gives the classes; it is converted once into "
-                    "<eval_logdir>/tf1_converted.")
+                    "<eval_logdir>/tf1_converted. zoo:<name> evaluates a "
+                    "model-zoo checkpoint by name (python -m "
+                    "deeplab_tf.zoo list), no model flags.")
 flags.DEFINE_string("dataset", None, "With --tf_initial_checkpoint: built-in "
                     "dataset name or label-map file.")
 flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
@@ -96,6 +98,16 @@ def convert_tf1_for_eval(model_flags, eval_logdir):
       FLAGS.dataset, FLAGS.dataset_dir, overwrite=True)
 
 
+def zoo_run_for_eval(name, model_flags):
+  """--tf_initial_checkpoint=zoo:<name>: the cached converted run directory
+  (the registry gives the model and the classes)."""
+  from deeplab_tf.zoo.flags import run_dir_for_flag
+  if FLAGS.checkpoint_dir or FLAGS.dataset:
+    raise ValueError("--tf_initial_checkpoint=zoo:%s brings its model and "
+                     "classes: drop --checkpoint_dir / --dataset" % name)
+  return run_dir_for_flag(FLAGS.tf_initial_checkpoint, model_flags)
+
+
 def config_from_flags():
   from deeplab_tf.evaluation.config import eval_config_from_checkpoint
   from deeplab_tf.training.defaults import DEFAULT_TRAIN_LOGDIR
@@ -108,7 +120,13 @@ def config_from_flags():
       else os.path.dirname(checkpoint_dir), "eval")
   model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS
                  if FLAGS[name].present}
-  if FLAGS.tf_initial_checkpoint:
+  from deeplab_tf.zoo.flags import zoo_name
+  zoo = zoo_name(FLAGS.tf_initial_checkpoint)
+  if zoo:
+    eval_logdir = FLAGS.eval_logdir or os.path.join("runs", "zoo", zoo, "eval")
+    checkpoint_dir = zoo_run_for_eval(zoo, model_flags)
+    model_flags = {}  # checked against the registry above
+  elif FLAGS.tf_initial_checkpoint:
     checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
     model_flags = {}  # they described the TF1 model; nothing to check
   elif FLAGS.dataset:

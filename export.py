@@ -31,7 +31,9 @@ flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
                     "or a checkpoint prefix, with deeplab_config.json.")
 flags.DEFINE_string("tf_initial_checkpoint", None,
                     "Export an authors' TF1 checkpoint directly (instead of "
-                    "--checkpoint_dir); the model flags below describe it.")
+                    "--checkpoint_dir); the model flags below describe it. "
+                    "zoo:<name> exports a model-zoo checkpoint by name "
+                    "(python -m deeplab_tf.zoo list), no model flags.")
 flags.DEFINE_string("export_dir", None, "TF Serving base path.")
 flags.DEFINE_integer("version", None, "SavedModel version (default: the "
                      "checkpoint step, at least 1).")
@@ -82,6 +84,10 @@ TF1_MODEL_FLAGS = ("num_classes", "model_variant", "atrous_rates",
 
 def tf1_checkpoint_dir(tmp_dir):
   """Converts --tf_initial_checkpoint into a run directory under tmp_dir."""
+  from deeplab_tf.zoo.flags import run_dir_for_flag, zoo_name  # pylint: disable=g-import-not-at-top
+  if zoo_name(FLAGS.tf_initial_checkpoint):  # the cached converted run
+    return run_dir_for_flag(FLAGS.tf_initial_checkpoint, [
+        n for n in TF1_MODEL_FLAGS if FLAGS[n].present])
   from deeplab_tf.tf1_convert import convert_from_flag_values  # pylint: disable=g-import-not-at-top
   values = {name: FLAGS[name].value for name in TF1_MODEL_FLAGS
             if FLAGS[name].present and name != "dataset"}

@@ -84,7 +84,9 @@ flags.DEFINE_multi_float("label_weights", None,
                          "Per-class loss weights, one per class, repeated.")
 # Initialisation and output.
 flags.DEFINE_string("tf_initial_checkpoint", None,
-                    "TF2 (train.py) or TF1 (model zoo) checkpoint.")
+                    "TF2 (train.py) or TF1 (model zoo) checkpoint, or "
+                    "zoo:<name> (python -m deeplab_tf.zoo list): unset "
+                    "model flags then take the registry's values.")
 flags.DEFINE_boolean("initialize_last_layer", True,
                      "Also restore the last layers.")
 flags.DEFINE_boolean("last_layers_contain_logits_only", False,
@@ -114,6 +116,9 @@ def config_from_flags():
   from deeplab_tf.training import resolve
   values = {name: FLAGS[name].value for name in resolve.TRAIN_FLAG_NAMES
             if name in FLAGS}
+  from deeplab_tf.zoo.flags import train_values, zoo_name
+  if zoo_name(values.get("tf_initial_checkpoint")):  # a model-zoo name
+    values = train_values(values, [n for n in values if FLAGS[n].present])
   return resolve.train_config_from_values(values)
 
 

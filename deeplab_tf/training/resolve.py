@@ -91,6 +91,7 @@ def model_options(values: Dict[str, Any], preset: Dict[str, Any],
       crop_size=parse_crop_size(get("train_crop_size")))
   if variant in MOBILENET_VARIANTS:
     kwargs["depth_multiplier"] = float(get("depth_multiplier"))
+    kwargs["divisible_by"] = values.get("divisible_by")  # zoo: entries
   elif values.get("depth_multiplier") not in (None, 1.0):
     raise ValueError("--depth_multiplier only applies to mobilenet_v2")
   return ModelOptions(**kwargs)
