@@ -46,12 +46,13 @@ def current_umask() -> int:
   return mask
 
 
-def atomic_write_bytes(path: str, data: bytes):
-  """Writes `data` to `path` through a temporary file and a rename.
+def write_temp_file(path: str, data: bytes) -> str:
+  """Writes `data` to a new hidden file beside `path`; returns its name.
 
-  The file gets the mode a plain `open()` would give it (0666 less the
-  umask), not mkstemp's private 0600, so other users (a TF Serving process,
-  a TensorBoard) can read what the umask allows.
+  The file is complete (flushed to disk) and has the mode a plain `open()`
+  would give it (0666 less the umask, not mkstemp's private 0600), so once
+  renamed to `path` other users (a TF Serving process, a TensorBoard) can
+  read what the umask allows. The caller renames or removes it.
   """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
@@ -63,6 +64,16 @@ def atomic_write_bytes(path: str, data: bytes):
       f.flush()
       os.fsync(f.fileno())
       os.fchmod(f.fileno(), 0o666 & ~current_umask())
+  except BaseException:
+    os.remove(tmp)
+    raise
+  return tmp
+
+
+def atomic_write_bytes(path: str, data: bytes):
+  """Writes `data` to `path` through a temporary file and a rename."""
+  tmp = write_temp_file(path, data)
+  try:
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
