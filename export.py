@@ -111,8 +111,30 @@ def main(argv):
         "--%s: the model comes from %s's saved configuration; model flags "
         "only describe a --tf_initial_checkpoint"
         % (", --".join(given), FLAGS.checkpoint_dir))
+  error = check_paths()
+  if error:
+    print("ERROR: %s" % error, file=sys.stderr)
+    return 1
   with tempfile.TemporaryDirectory(prefix="deeplab_export_") as tmp:
     return export(tmp)
+
+
+def check_paths():
+  """A missing checkpoint or unwritable --export_dir, before TF loads."""
+  checkpoint = FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
+  if not (os.path.isdir(checkpoint) or os.path.exists(checkpoint + ".index")):
+    return ("--%s %s does not exist (neither a directory nor a checkpoint "
+            "prefix with %s.index)" % (
+                "checkpoint_dir" if FLAGS.checkpoint_dir
+                else "tf_initial_checkpoint", checkpoint, checkpoint))
+  try:
+    os.makedirs(FLAGS.export_dir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=FLAGS.export_dir):
+      pass
+  except OSError as e:
+    return "--export_dir %s cannot be written: %s" % (
+        FLAGS.export_dir, e.strerror or e)
+  return None
 
 
 def export(tmp_dir):

@@ -213,9 +213,9 @@ def _first_failure(checks):
 def _limit_message(item: str, inputs, height, width, max_pixels: int):
   """`item` is a tf.strings.format template of the item, given `inputs`."""
   return tf.strings.format(
-      "%s: {}x{} = {} pixels exceeds this model's limit of %d pixels "
-      "(height x width) per image, set by export.py --max_image_pixels; "
-      "send a smaller image" % (item, max_pixels),
+      "%s: {}x{} = {} pixels exceeds the limit of %d pixels (height x "
+      "width) per image this model was exported with (export.py "
+      "--max_image_pixels); send a smaller image" % (item, max_pixels),
       list(inputs) + [height, width, height * width])
 
 
