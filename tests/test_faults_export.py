@@ -182,20 +182,21 @@ def test_serving_bytes_names_the_bad_item(exported):
 def test_every_format_within_the_limit_is_served(exported):
   rng = np.random.default_rng(0)
   rgb = rng.integers(0, 255, (40, 52, 3), np.uint8)
+  rgba = rng.integers(0, 255, (25, 19, 4), np.uint8)
   items = [png_of_size(70, 90), encode(rgb, "JPEG"), encode(rgb, "GIF"),
-           encode(rgb, "BMP"), encode(rgb, "WEBP"),
+           encode(rgb, "BMP"), encode(rgb, "WEBP"), encode(rgba, "WEBP"),
            encode(rgb[:33, :31], "PNG"), encode(np.zeros((160, 160), np.uint8),
                                                "JPEG")]
   out = call(exported, "serving_bytes", image_bytes=tf.constant(items))
   heights, widths = out["height"].numpy(), out["width"].numpy()
-  assert list(heights) == [70, 40, 40, 40, 40, 33, 160]
-  assert list(widths) == [90, 52, 52, 52, 52, 31, 160]
+  assert list(heights) == [70, 40, 40, 40, 40, 25, 33, 160]
+  assert list(widths) == [90, 52, 52, 52, 52, 19, 31, 160]
   labels = out["semantic_predictions"].numpy()
   for i, item in enumerate(items):
-    image = tf.io.decode_image(item, channels=3,
-                               expand_animations=False).numpy()
-    if i == 0:  # the generated PNG is all black
-      assert not image.any()
+    image = tf.io.decode_image(item, expand_animations=False).numpy()
+    if i == 0:  # the generated PNG: 1-bit gray, all black
+      assert image.shape == (70, 90, 1) and not image.any()
+    image = image[..., :3] if image.shape[-1] > 1 else np.repeat(image, 3, -1)
     np.testing.assert_array_equal(labels[i, :heights[i], :widths[i]],
                                   keras_labels(exported, image))
     assert (labels[i, heights[i]:] == -1).all()

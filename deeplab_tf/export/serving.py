@@ -87,9 +87,6 @@ class DeepLabServingModule(tf.Module):
                max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, name=None):
     super().__init__(name=name)
     self.max_image_pixels = check_max_image_pixels(max_image_pixels)
-    # Inputs of any rank: the checks inside the graph then run for every
-    # client (TF Serving feeds tensors without checking the signature's
-    # shape) and answer a wrong shape with a clear message.
     # Only the underlying tf.Variables are tracked, not the Keras model:
     # tracking the model makes the SavedModel's TF1-style restore op (used
     # by TF Serving, `saved_model_cli run`, the C++/Java loaders) miss the
@@ -102,6 +99,9 @@ class DeepLabServingModule(tf.Module):
     self.num_classes = int(num_classes)
     self.scales = tuple(float(s) for s in scales)
     self.add_flipped_images = bool(add_flipped_images)
+    # Inputs of any rank: the checks inside the graph then run for every
+    # client (a C++ session, as in TF Serving, does not check a fed tensor
+    # against the signature's shape) and answer a wrong shape clearly.
     self.serve_images = tf.function(
         self._serve_images, input_signature=[
             tf.TensorSpec(None, tf.uint8, name="images")])
@@ -266,6 +266,19 @@ def _unsigned(head, position: int, length: int, big_endian: bool):
   return tf.io.decode_raw(raw, tf.int64, little_endian=not big_endian)[0]
 
 
+def _head(encoded):
+  """The first 32 bytes, zero-padded to 64: any field below 32 reads."""
+  return tf.strings.join([tf.strings.substr(encoded, 0, 32), b"\0" * 32])
+
+
+def _starts(head, position: int, magic: bytes):
+  return tf.equal(tf.strings.substr(head, position, len(magic)), magic)
+
+
+def _is_webp(head):
+  return _starts(head, 0, b"RIFF") & _starts(head, 8, b"WEBP")
+
+
 def header_size(encoded):
   """(known format, [height, width] int64) from the image header alone.
 
@@ -273,11 +286,10 @@ def header_size(encoded):
   the format is detected by the magic bytes `tf.io.decode_image` uses. A
   header too short to hold the size gives a size of zero.
   """
-  # Zero-padded, so every field below can be read from any string.
-  head = tf.strings.join([tf.strings.substr(encoded, 0, 32), b"\0" * 32])
+  head = _head(encoded)
 
   def starts(position, magic):
-    return tf.equal(tf.strings.substr(head, position, len(magic)), magic)
+    return _starts(head, position, magic)
 
   def u(position, length, big_endian=False):
     return _unsigned(head, position, length, big_endian)
@@ -289,7 +301,7 @@ def header_size(encoded):
   is_png = starts(0, b"\x89PNG\r\n\x1a\n")
   is_gif = starts(0, b"GIF8")
   is_bmp = starts(0, b"BM")
-  is_webp = starts(0, b"RIFF") & starts(8, b"WEBP")
+  is_webp = _is_webp(head)
   vp8l = u(21, 4)
   webp = tf.where(
       starts(12, b"VP8X"), tf.stack([u(27, 3) + 1, u(24, 3) + 1]),
@@ -338,14 +350,21 @@ def checked_header_size(encoded, index, max_image_pixels: int):
 def decode_image(encoded):
   """Decodes one JPEG / PNG / BMP / GIF / WebP string to uint8 RGB [H, W, 3].
 
-  Grayscale becomes RGB and an alpha channel is dropped (`channels=3`); an
-  empty string or bytes in no known format raise InvalidArgumentError with a
-  message saying so (returned to the client by TF Serving, never a crash).
+  Grayscale becomes RGB and an alpha channel is dropped (TF's WebP decoder
+  refuses `channels=3` for a WebP with alpha, so WebP is decoded as it is
+  and sliced); an empty string or bytes in no known format raise
+  InvalidArgumentError with a message saying so (returned to the client by
+  TF Serving, never a crash).
   """
   check = tf.debugging.assert_greater(
       tf.strings.length(encoded), 0,
       message="image_bytes: empty string, expected an encoded JPEG/PNG image")
+  is_webp = _is_webp(_head(encoded))
   with tf.control_dependencies([check]):
-    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8,
-                               expand_animations=False)
+    image = tf.cond(
+        is_webp,
+        lambda: tf.io.decode_image(encoded, channels=0, dtype=tf.uint8,
+                                   expand_animations=False)[..., :3],
+        lambda: tf.io.decode_image(encoded, channels=3, dtype=tf.uint8,
+                                   expand_animations=False))
   return tf.ensure_shape(image, [None, None, 3])
