@@ -129,8 +129,9 @@ def check_paths():
                 else "tf_initial_checkpoint", checkpoint, checkpoint))
   try:
     os.makedirs(FLAGS.export_dir, exist_ok=True)
-    with tempfile.TemporaryFile(dir=FLAGS.export_dir):
-      pass
+    with tempfile.TemporaryFile(dir=FLAGS.export_dir) as probe:
+      probe.write(b"\0")
+      probe.flush()  # a full disk fails here
   except OSError as e:
     return "--export_dir %s cannot be written: %s" % (
         FLAGS.export_dir, e.strerror or e)

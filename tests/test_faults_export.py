@@ -8,6 +8,7 @@ export fail half-way, and run export.py against a missing checkpoint, a
 read-only and a full export directory.
 """
 
+import errno
 import io
 import json
 import os
@@ -254,18 +255,32 @@ def test_huge_images_refused_before_decoding_in_fresh_process(exported,
 def test_failed_tflite_step_publishes_nothing(exported, monkeypatch):
   serving_dir = exported["dir"] / "serving"
   before = tree(serving_dir)
+  tflite_name = "deeplab_float32_65x65.tflite"
+  # The disk fills up while the .tflite file is written, after the new
+  # SavedModel was staged. (The conversion is the fixture's result for the
+  # same checkpoint and spec, to save its time.)
+  monkeypatch.setattr(tflite_lib, "convert",
+                      lambda model, spec, representative=None:
+                      before[tflite_name])
+  write_temp_file = run_config.write_temp_file
 
-  def broken_converter(model, spec, representative=None):
-    raise ValueError("TFLite conversion (%s) failed: injected fault"
-                     % spec.variant)
+  def disk_full_for_tflite(path, data):
+    if path.endswith(".tflite"):
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return write_temp_file(path, data)
 
-  monkeypatch.setattr(tflite_lib, "convert", broken_converter)
+  monkeypatch.setattr(run_config, "write_temp_file", disk_full_for_tflite)
   config = export_lib.ExportConfig(
       checkpoint_dir=str(exported["dir"] / "train"),
       export_dir=str(serving_dir), version=2, tflite=True,
       tflite_variants=("float32",), overwrite=True, verify=False)
-  with pytest.raises(ValueError, match="injected fault"):
+  with pytest.raises(export_lib.ExportWriteError) as error:
     export_lib.run_export(config, log=lambda *_: None)
+  message = str(error.value)
+  assert isinstance(error.value, OSError)  # export.py: one line, exit 1
+  assert "writing %s failed: [Errno 28] No space left on device" % (
+      serving_dir / tflite_name) in message
+  assert "nothing new was published" in message
   # No version 2, no leftover staging files; version 1, its TFLite file and
   # its report byte for byte as they were.
   assert tree(serving_dir) == before
@@ -311,23 +326,22 @@ def _can_mount_privately():
 
 
 def test_cli_read_only_and_full_export_dir(exported, tmp_path):
-  # Root ignores file modes, so a read-only and a full (1 MB) file system
-  # are mounted in a private mount namespace of the export process.
+  # Root ignores file modes, so a read-only and a full (1 MB, filled) file
+  # system are mounted in a private mount namespace of the export process.
   if not _can_mount_privately():
     pytest.skip("needs root and `unshare -m` to mount a private tmpfs")
   checkpoint = "--checkpoint_dir=%s" % (exported["dir"] / "train")
-  for kind, options in (("read-only", "ro,size=1m"), ("full", "size=1m")):
+  for kind, options, reason in (
+      ("read-only", "ro,size=1m", "Read-only file system"),
+      ("full", "size=1m", "No space left on device")):
     mount = tmp_path / kind
     mount.mkdir()
-    shell = ("mount -t tmpfs -o %s tmpfs %s && exec \"$@\""
-             % (options, mount))
+    shell = ("mount -t tmpfs -o %s tmpfs %s && "
+             "{ [ %s = ro ] || dd if=/dev/zero of=%s/fill bs=64k 2>/dev/null;"
+             " exec \"$@\"; }" % (options, mount, options[:2], mount))
     result = run_export_cli(
         checkpoint, "--export_dir=%s" % (mount / "serving"),
         prefix=("unshare", "-m", "sh", "-c", shell, "sh"))
-    if kind == "read-only":
-      assert_one_clear_line(result, "--export_dir %s cannot be written: "
-                            "Read-only file system" % (mount / "serving"))
-    else:
-      assert_one_clear_line(result, "No space left on device",
-                            "nothing new was published")
-    assert not os.listdir(mount)  # the mount ends with the process
+    assert_one_clear_line(result, "--export_dir %s cannot be written: %s"
+                          % (mount / "serving", reason))
+    assert not os.listdir(mount)  # the mount ended with the process
