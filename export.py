@@ -122,7 +122,9 @@ def main(argv):
 def check_paths():
   """A missing checkpoint or unwritable --export_dir, before TF loads."""
   checkpoint = FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
-  if not (os.path.isdir(checkpoint) or os.path.exists(checkpoint + ".index")):
+  local = "://" not in checkpoint  # gs:// and the like: TF checks later
+  if local and not (os.path.isdir(checkpoint) or
+                    os.path.exists(checkpoint + ".index")):
     return ("--%s %s does not exist (neither a directory nor a checkpoint "
             "prefix with %s.index)" % (
                 "checkpoint_dir" if FLAGS.checkpoint_dir
