@@ -97,6 +97,10 @@ def tf1_checkpoint_dir(tmp_dir):
       FLAGS.tf_initial_checkpoint, os.path.join(tmp_dir, "run"), values,
       FLAGS.dataset, FLAGS.dataset_dir)
 flags.DEFINE_boolean("verify", True, "Run the parity checks.")
+flags.DEFINE_integer("max_image_pixels", 4096 * 4096, "Largest height x "
+                     "width per image the SavedModel accepts (read from the "
+                     "header of an encoded image, before decoding); larger "
+                     "ones get InvalidArgument.")
 
 
 def main(argv):
@@ -113,13 +117,39 @@ def main(argv):
         "--%s: the model comes from %s's saved configuration; model flags "
         "only describe a --tf_initial_checkpoint"
         % (", --".join(given), FLAGS.checkpoint_dir))
+  error = check_paths()
+  if error:
+    print("ERROR: %s" % error, file=sys.stderr)
+    return 1
   with tempfile.TemporaryDirectory(prefix="deeplab_export_") as tmp:
     return export(tmp)
 
 
+def check_paths():
+  """A missing checkpoint or unwritable --export_dir, before TF loads."""
+  checkpoint = FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
+  local = "://" not in checkpoint  # gs:// and the like: TF checks later
+  if local and not (os.path.isdir(checkpoint) or
+                    os.path.exists(checkpoint + ".index")):
+    return ("--%s %s does not exist (neither a directory nor a checkpoint "
+            "prefix with %s.index)" % (
+                "checkpoint_dir" if FLAGS.checkpoint_dir
+                else "tf_initial_checkpoint", checkpoint, checkpoint))
+  try:
+    os.makedirs(FLAGS.export_dir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=FLAGS.export_dir) as probe:
+      probe.write(b"\0")
+      probe.flush()  # a full disk fails here
+  except OSError as e:
+    return "--export_dir %s cannot be written: %s" % (
+        FLAGS.export_dir, e.strerror or e)
+  return None
+
+
 def export(tmp_dir):
   """Builds the ExportConfig from the flags and runs the export; 0 or 1."""
-  from deeplab_tf.export.lib import ExportConfig, run_export  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.export.lib import (  # pylint: disable=g-import-not-at-top
+      FAILED_REPORT_FILENAME, ExportConfig, run_export)
   try:
     checkpoint_dir = (tf1_checkpoint_dir(tmp_dir) if FLAGS.tf_initial_checkpoint
                       else FLAGS.checkpoint_dir)
@@ -138,15 +168,17 @@ def export(tmp_dir):
         parity_split=FLAGS.parity_split,
         num_representative=FLAGS.num_representative,
         num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
-        verify=FLAGS.verify)
+        verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels)
     report = run_export(config)
-  except (ValueError, FileNotFoundError, FileExistsError) as e:
-    # A bad checkpoint, configuration or dataset: one clear line, no trace.
+  except (ValueError, OSError) as e:
+    # A bad checkpoint, configuration or dataset, an export directory that
+    # cannot be written: one clear line, no trace.
     print("ERROR: %s" % e, file=sys.stderr)
     return 1
   if not report["passed"]:
-    print("parity checks failed; see %s/export_report.json"
-          % FLAGS.export_dir)
+    print("ERROR: parity checks failed, nothing was published; see %s "
+          "(--noverify exports without the checks)" % os.path.join(
+              FLAGS.export_dir, FAILED_REPORT_FILENAME), file=sys.stderr)
     return 1
   return 0
 

@@ -28,8 +28,32 @@ CONFIG_FILENAME = "deeplab_config.json"
 FORMAT_VERSION = 1
 
 
-def atomic_write_bytes(path: str, data: bytes):
-  """Writes `data` to `path` through a temporary file and a rename."""
+def current_umask() -> int:
+  """The process umask, read from /proc where possible.
+
+  `os.umask` can only be read by setting it, which briefly changes it for
+  every thread of the process; the fallback restores it at once.
+  """
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("Umask:"):
+          return int(line.split()[1], 8)
+  except (OSError, ValueError, IndexError):
+    pass
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+def write_temp_file(path: str, data: bytes) -> str:
+  """Writes `data` to a new hidden file beside `path`; returns its name.
+
+  The file is complete (flushed to disk) and has the mode a plain `open()`
+  would give it (0666 less the umask, not mkstemp's private 0600), so once
+  renamed to `path` other users (a TF Serving process, a TensorBoard) can
+  read what the umask allows. The caller renames or removes it.
+  """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
@@ -37,11 +61,36 @@ def atomic_write_bytes(path: str, data: bytes):
   try:
     with os.fdopen(fd, "wb") as f:
       f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+      os.fchmod(f.fileno(), 0o666 & ~current_umask())
+  except BaseException:
+    os.remove(tmp)
+    raise
+  return tmp
+
+
+def atomic_write_bytes(path: str, data: bytes):
+  """Writes `data` to `path` through a temporary file and a rename."""
+  tmp = write_temp_file(path, data)
+  try:
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def make_temp_dir(parent: str, prefix: str) -> str:
+  """A new hidden directory in `parent`, with the mode the umask gives.
+
+  For contents renamed into place when complete (tempfile.mkdtemp alone
+  makes it 0700, which then sticks to the published directory).
+  """
+  os.makedirs(parent, exist_ok=True)
+  path = tempfile.mkdtemp(dir=parent, prefix=prefix)
+  os.chmod(path, 0o777 & ~current_umask())
+  return path
 
 
 def atomic_write_text(path: str, text: str):
@@ -70,6 +119,11 @@ def load_run_config(checkpoint_dir: str
   """
   directory = checkpoint_dir
   if not os.path.isdir(directory):
+    if not tf.io.gfile.exists(checkpoint_dir + ".index"):
+      raise FileNotFoundError(
+          "checkpoint_dir %s does not exist (neither a directory nor a "
+          "checkpoint prefix with %s.index): pass the train_logdir or one "
+          "of its ckpt-<step> prefixes" % (checkpoint_dir, checkpoint_dir))
     directory = os.path.dirname(checkpoint_dir)
   path = os.path.join(directory, CONFIG_FILENAME)
   if not os.path.exists(path):

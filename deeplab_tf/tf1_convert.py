@@ -11,13 +11,12 @@ export.py, go through here.
 import logging
 import os
 import shutil
-import tempfile
 from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
 from deeplab_tf.config import ModelOptions
-from deeplab_tf.run_config import save_run_config
+from deeplab_tf.run_config import make_temp_dir, save_run_config
 
 
 def dataset_section(dataset: Optional[str], num_classes: Optional[int],
@@ -89,7 +88,7 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
   logging.info("%s", report)
   parent = os.path.dirname(out)
   os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(dir=parent, prefix=".convert_")
+  tmp = make_temp_dir(parent, ".convert_")
   try:
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                          tmp, max_to_keep=1)
@@ -100,7 +99,7 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
     if os.path.isdir(out):
       # Only reached when empty or `overwrite`: the old directory goes only
       # once the new one is complete.
-      old = tempfile.mkdtemp(dir=parent, prefix=".old_")
+      old = make_temp_dir(parent, ".old_")
       os.replace(out, os.path.join(old, "run"))
       os.replace(tmp, out)
       shutil.rmtree(old, ignore_errors=True)

@@ -47,7 +47,8 @@ def _bytes_call(served, items):
 
 
 def test_garbage_bytes_is_a_clear_error(served):
-  with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="image_bytes\\[0\\]: unknown image format"):
     _bytes_call(served, [b"this is not an image"])
 
 

@@ -10,6 +10,7 @@ flips, crop / padding, TFLite variants) are options here.
 import dataclasses
 import json
 import os
+import shutil
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,6 +24,7 @@ from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
 
 REPORT_FILENAME = "export_report.json"
+FAILED_REPORT_FILENAME = "export_report.failed.json"
 PADDINGS = ("crop", "none")
 
 
@@ -54,6 +56,9 @@ class ExportConfig:
     num_parity: parity images.
     overwrite: replace an existing version / TFLite files.
     verify: run the parity checks.
+    max_image_pixels: largest height x width per image the SavedModel
+      accepts (checked from the header of an encoded image, before
+      decoding); larger ones get InvalidArgument.
   """
   checkpoint_dir: str
   export_dir: str
@@ -74,8 +79,10 @@ class ExportConfig:
   num_parity: int = 4
   overwrite: bool = False
   verify: bool = True
+  max_image_pixels: int = serving.DEFAULT_MAX_IMAGE_PIXELS
 
   def __post_init__(self):
+    serving.check_max_image_pixels(self.max_image_pixels)
     if self.padding not in PADDINGS:
       raise ValueError("padding %r: choose one of %s"
                        % (self.padding, ", ".join(PADDINGS)))
@@ -142,62 +149,155 @@ def load_export_model(config: ExportConfig):
   return opts, dataset, model, prefix
 
 
+class ExportWriteError(OSError):
+  """Writing an export output failed (full disk, read-only directory...)."""
+
+
+def _written(what: str, function, *args, **kwargs):
+  """Runs a write step; an OS / TF file error becomes ExportWriteError."""
+  try:
+    return function(*args, **kwargs)
+  except (OSError, tf.errors.OpError) as e:
+    reason = e.message if isinstance(e, tf.errors.OpError) else str(e)
+    raise ExportWriteError(
+        "writing %s failed: %s; nothing new was published (free space or "
+        "choose a writable --export_dir)" % (what, reason)) from e
+
+
 def run_export(config: ExportConfig, log=print) -> Dict:
-  """Exports and verifies; returns (and writes) the report dict."""
-  opts, dataset, model, prefix = load_export_model(config)
+  """Exports and verifies; returns (and writes) the report dict.
+
+  Everything is made in a hidden staging directory and in memory first;
+  only when the SavedModel, every requested TFLite variant and the parity
+  checks succeeded are the TFLite files and `export_report.json` written and
+  the version directory renamed into place, last. A failure (or a failed
+  parity check) publishes nothing: the previous version and its report stay
+  as they were. With a failed check the report goes to
+  `export_report.failed.json`.
+  """
+  opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
   data_dir = _dataset_dir(config, dataset)
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
     raise ValueError(
         "the int8 TFLite variant needs real images for calibration: pass "
         "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
         "--tflite_variants" % config.representative_split)
+  version = config.version or saved_model_lib.default_version(
+      run_config.latest_checkpoint(config.checkpoint_dir))
+  _check_outputs_free(config, version, config.crop_size or opts.crop_size)
+  staged = _written("the staging directory in %s" % config.export_dir,
+                    saved_model_lib.staging_dir, config.export_dir, version)
+  pending = {}  # output path -> its complete temporary file
+  try:
+    report, tflite_files = _stage(config, version, data_dir, staged, log)
+    if not report["passed"]:
+      # Not served: the report goes beside, for the user to inspect.
+      path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
+      _written(path, run_config.atomic_write_bytes, path, _json(report))
+      return report
+    # Every file complete beside its target first (a full disk fails
+    # here); then only renames, the version directory last.
+    report_path = os.path.join(config.export_dir, REPORT_FILENAME)
+    outputs = dict(tflite_files, **{report_path: _json(report)})
+    for path, data in outputs.items():
+      pending[path] = _written(path, run_config.write_temp_file, path, data)
+    previous = None
+    if os.path.exists(report_path):
+      with open(report_path, "rb") as f:
+        previous = f.read()
+    for path in list(pending):
+      os.replace(pending[path], path)
+      del pending[path]
+    try:
+      _written(report["saved_model"], saved_model_lib.publish, staged,
+               config.export_dir, version, overwrite=config.overwrite)
+    except BaseException:
+      # The report must keep describing the version that is served.
+      if previous is None:
+        os.remove(report_path)
+      else:
+        run_config.atomic_write_bytes(report_path, previous)
+      raise
+  finally:
+    for tmp in pending.values():
+      os.remove(tmp)
+    if os.path.exists(staged):
+      shutil.rmtree(staged, ignore_errors=True)
+  log("SavedModel: %s" % report["saved_model"])
+  for line in parity.summarize(report):
+    log(line)
+  return report
+
+
+def _check_outputs_free(config: ExportConfig, version: int, crop_size):
+  """FileExistsError before any work if an output exists (no --overwrite)."""
+  saved_model_lib.check_free(config.export_dir, version, config.overwrite)
+  if config.tflite and not config.overwrite:
+    for variant in config.tflite_variants:
+      path = os.path.join(config.export_dir,
+                          _tflite_spec(config, variant, crop_size).filename)
+      if os.path.exists(path):
+        raise FileExistsError("%s already exists (pass --overwrite)" % path)
+
+
+def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
+  """SavedModel into `staged`, TFLite bytes, parity checks: (report, files).
+
+  The report describes the published layout; nothing outside `staged` is
+  written.
+  """
+  opts, dataset, model, prefix = load_export_model(config)
   pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
-  version = config.version or saved_model_lib.default_version(prefix)
   module = serving.DeepLabServingModule(
       model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes, scales=config.inference_scales,
-      add_flipped_images=config.add_flipped_images)
+      add_flipped_images=config.add_flipped_images,
+      max_image_pixels=config.max_image_pixels)
   config_path = os.path.join(
       config.checkpoint_dir if os.path.isdir(config.checkpoint_dir)
       else os.path.dirname(config.checkpoint_dir), run_config.CONFIG_FILENAME)
   with open(config_path) as f:
     extra = {run_config.CONFIG_FILENAME: f.read()}
-  path = saved_model_lib.write_saved_model(
-      module, config.export_dir, version, overwrite=config.overwrite,
-      extra_files=extra)
-  log("SavedModel: %s" % path)
+  _written("the SavedModel to %s" % staged, saved_model_lib.save_into,
+           module, staged, extra)
+  path = saved_model_lib.version_dir(config.export_dir, version)
   report = {"checkpoint": prefix, "saved_model": path, "version": version,
             "model": opts.to_dict(), "export": _jsonable(config),
             "tflite": {}, "parity": {}}
 
   ignore_label = int(dataset.get("ignore_label", 255))
-  need_parity = config.verify
   samples = []
-  if need_parity:
+  if config.verify:
     samples = (read_split(data_dir, config.parity_split, config.num_parity)
                if data_dir else synthetic_images(config.num_parity,
                                                  opts.crop_size))
     report["parity_images"] = ("%s:%s" % (data_dir, config.parity_split)
                                if data_dir else "synthetic")
     report["parity"]["saved_model"] = parity.check_saved_model(
-        path, model, [s["image"] for s in samples], crop_size=pad_size,
+        staged, model, [s["image"] for s in samples], crop_size=pad_size,
         mean_pixel=opts.mean_pixel, scales=config.inference_scales,
         add_flipped_images=config.add_flipped_images)
 
+  files = {}
   if config.tflite:
-    report["tflite"] = _export_tflite(config, opts, model, data_dir, samples,
-                                      ignore_label, report, log)
+    report["tflite"], files = _export_tflite(
+        config, opts, model, data_dir, samples, ignore_label, report, log)
   report["passed"] = all(c["passed"] for c in report["parity"].values())
-  saved_model_lib.atomic_write_bytes(
-      os.path.join(config.export_dir, REPORT_FILENAME),
-      (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
-  for line in parity.summarize(report):
-    log(line)
-  return report
+  return report, files
+
+
+def _json(report: Dict) -> bytes:
+  return (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _tflite_spec(config: ExportConfig, variant: str, size):
+  return tflite_lib.TFLiteSpec(variant, size, config.tflite_input_dtype,
+                               config.tflite_outputs)
 
 
 def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
-                   report, log) -> Dict:
+                   report, log):
+  """({variant: info}, {path: model bytes}): converted, checked, unwritten."""
   size = opts.crop_size
   mean = opts.mean_pixel
   representative = None
@@ -214,23 +314,20 @@ def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
       "label": (None if s["label"] is None else
                 parity.to_input_size(s["label"], size, ignore_label))}
                     for s in samples]
-  files = {}
+  info, files = {}, {}
   for variant in config.tflite_variants:
-    spec = tflite_lib.TFLiteSpec(variant, size, config.tflite_input_dtype,
-                                 config.tflite_outputs)
+    spec = _tflite_spec(config, variant, size)
     model_bytes = tflite_lib.convert(model, spec, representative)
     path = os.path.join(config.export_dir, spec.filename)
-    if os.path.exists(path) and not config.overwrite:
-      raise FileExistsError("%s already exists (pass --overwrite)" % path)
-    saved_model_lib.atomic_write_bytes(path, model_bytes)
-    files[variant] = {"path": path, "bytes": len(model_bytes),
-                      "ops": tflite_lib.op_names(model_bytes)}
+    files[path] = model_bytes
+    info[variant] = {"path": path, "bytes": len(model_bytes),
+                     "ops": tflite_lib.op_names(model_bytes)}
     log("TFLite %-12s %s (%.2f MB)" % (variant, path, len(model_bytes) / 1e6))
     if config.verify:
       report["parity"]["tflite_" + variant] = parity.check_tflite(
           model_bytes, spec, model, tflite_samples,
           num_classes=opts.num_classes, ignore_label=ignore_label)
-  return files
+  return info, files
 
 
 def _jsonable(config: ExportConfig) -> Dict:

@@ -3,18 +3,19 @@
 TF Serving watches a base directory and serves its highest numeric
 subdirectory, `<export_dir>/<version>/`. The model is saved into a hidden
 temporary directory beside it (a name TF Serving ignores) and renamed into
-place, so a server never sees a half-written version.
+place, so a server never sees a half-written version; export.lib publishes
+it only after every other output of the export is complete.
 """
 
 import os
 import re
 import shutil
-import tempfile
 from typing import Optional
 
 import tensorflow as tf
 
 from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
+from deeplab_tf.run_config import make_temp_dir
 
 ASSETS_EXTRA = "assets.extra"
 _STEP = re.compile(r"-(\d+)$")
@@ -32,6 +33,60 @@ def default_version(prefix: str) -> int:
   return max(step, 1) if step is not None else 1
 
 
+def version_dir(export_dir: str, version: int) -> str:
+  """`<export_dir>/<version>`; the version must be a positive integer."""
+  if int(version) < 1:
+    raise ValueError("version must be a positive integer, got %r" % version)
+  return os.path.join(export_dir, str(int(version)))
+
+
+def check_free(export_dir: str, version: int, overwrite: bool) -> str:
+  """The version directory, or FileExistsError unless `overwrite`."""
+  final = version_dir(export_dir, version)
+  if os.path.exists(final) and not overwrite:
+    raise FileExistsError("%s already exists (pass --overwrite, or another "
+                          "--version)" % final)
+  return final
+
+
+def staging_dir(export_dir: str, version: int) -> str:
+  """A new hidden directory in `export_dir` (TF Serving ignores it).
+
+  Made first, so an export directory that cannot be written fails before
+  any work is done.
+  """
+  return make_temp_dir(export_dir, ".tmp-%d-" % int(version))
+
+
+def save_into(module, directory: str,
+              extra_files: Optional[dict] = None):
+  """Saves `module` (its `signatures()`) into the existing `directory`.
+
+  `extra_files` {name: text} go to `assets.extra/` (files TF Serving
+  ignores, e.g. the run configuration).
+  """
+  tf.saved_model.save(module, directory, signatures=module.signatures())
+  if extra_files:
+    os.makedirs(os.path.join(directory, ASSETS_EXTRA), exist_ok=True)
+    for name, text in extra_files.items():
+      with open(os.path.join(directory, ASSETS_EXTRA, name), "w") as f:
+        f.write(text)
+
+
+def publish(staged: str, export_dir: str, version: int, *,
+            overwrite: bool = False) -> str:
+  """Renames a complete staged SavedModel to `<export_dir>/<version>`."""
+  final = check_free(export_dir, version, overwrite)
+  if os.path.exists(final):
+    old = make_temp_dir(export_dir, ".old-%d-" % int(version))
+    os.replace(final, os.path.join(old, "model"))
+    os.replace(staged, final)
+    shutil.rmtree(old, ignore_errors=True)
+  else:
+    os.replace(staged, final)
+  return final
+
+
 def write_saved_model(module, export_dir: str, version: int, *,
                       overwrite: bool = False,
                       extra_files: Optional[dict] = None) -> str:
@@ -42,34 +97,15 @@ def write_saved_model(module, export_dir: str, version: int, *,
     export_dir: the TF Serving base path.
     version: positive integer version directory.
     overwrite: replace an existing version instead of failing.
-    extra_files: {name: text} written to `<version>/assets.extra/` (files TF
-      Serving ignores, e.g. the run configuration).
+    extra_files: {name: text} written to `<version>/assets.extra/`.
   Returns:
     The version directory.
   """
-  if int(version) < 1:
-    raise ValueError("version must be a positive integer, got %r" % version)
-  final = os.path.join(export_dir, str(int(version)))
-  if os.path.exists(final) and not overwrite:
-    raise FileExistsError("%s already exists (pass --overwrite, or another "
-                          "--version)" % final)
-  os.makedirs(export_dir, exist_ok=True)
-  tmp = tempfile.mkdtemp(dir=export_dir, prefix=".tmp-%d-" % int(version))
+  check_free(export_dir, version, overwrite)
+  tmp = staging_dir(export_dir, version)
   try:
-    tf.saved_model.save(module, tmp, signatures=module.signatures())
-    if extra_files:
-      os.makedirs(os.path.join(tmp, ASSETS_EXTRA), exist_ok=True)
-      for name, text in extra_files.items():
-        with open(os.path.join(tmp, ASSETS_EXTRA, name), "w") as f:
-          f.write(text)
-    if os.path.exists(final):
-      old = tempfile.mkdtemp(dir=export_dir, prefix=".old-%d-" % int(version))
-      os.replace(final, os.path.join(old, "model"))
-      os.replace(tmp, final)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(tmp, final)
+    save_into(module, tmp, extra_files)
+    return publish(tmp, export_dir, version, overwrite=overwrite)
   finally:
     if os.path.exists(tmp):
       shutil.rmtree(tmp, ignore_errors=True)
-  return final
