@@ -99,9 +99,7 @@ def tfds_source_from_flags():
   if not tfds_source.is_tfds(FLAGS.dataset):
     return None
   return tfds_source.TfdsSource.from_values(FLAGS.dataset, {
-      name: FLAGS[name].value for name in (
-          "tfds_data_dir", "tfds_download", "tfds_image_key",
-          "tfds_label_key", "label_map")})
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
 
 
 def convert_tf1_for_eval(model_flags, eval_logdir):

@@ -105,6 +105,8 @@ def tf1_checkpoint_dir(tmp_dir):
       FLAGS.tf_initial_checkpoint, os.path.join(tmp_dir, "run"), values,
       dataset, FLAGS.dataset_dir)
 
+flags.DEFINE_boolean("verify", True, "Run the parity checks.")
+
 
 def tfds_source_from_flags():
   """The TfdsSource of --dataset=tfds:..., or None."""
@@ -112,10 +114,7 @@ def tfds_source_from_flags():
   if not tfds_source.is_tfds(FLAGS.dataset):
     return None
   return tfds_source.TfdsSource.from_values(FLAGS.dataset, {
-      name: FLAGS[name].value for name in (
-          "tfds_data_dir", "tfds_download", "tfds_image_key",
-          "tfds_label_key", "label_map")})
-flags.DEFINE_boolean("verify", True, "Run the parity checks.")
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
 
 
 def main(argv):

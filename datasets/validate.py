@@ -37,9 +37,7 @@ def _validate_tfds():
   from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
   from deeplab_tf.data.validation import validate_tfds_split  # pylint: disable=g-import-not-at-top
   source = tfds_source.TfdsSource.from_values(FLAGS.dataset, {
-      name: FLAGS[name].value for name in (
-          "tfds_data_dir", "tfds_download", "tfds_image_key",
-          "tfds_label_key", "label_map")})
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
   return validate_tfds_split(source, FLAGS.split,
                              tfds_source.descriptor_for(source))
 

@@ -232,11 +232,20 @@ def test_clear_errors(generated, tmp_path):
     tfds_source.descriptor_for(TfdsSource(
         "tfds:deeplab_generated_test", data_dir=str(work / "tfds"),
         image_key="photo", label_key="seg", label_map="camvid"))
+  with pytest.raises(DataError, match="cannot read split 'nope'.*splits: "
+                     "train"):
+    tfds_source.read_split(source, "nope", shuffle_files=False)
   with pytest.raises(DataError, match="no class description.*--label_map"):
     tfds_source.descriptor_for(TfdsSource(
         "tfds:deeplab_generated_test", data_dir=str(work / "tfds"),
         image_key="photo", label_key="mask"))
   assert not os.path.exists(missing)  # nothing created or downloaded
+  with pytest.raises(ValueError, match="--tfds_data_dir only applies to "
+                     "--dataset=tfds:"):
+    from deeplab_tf.training import resolve  # pylint: disable=g-import-not-at-top
+    resolve.train_config_from_values({"dataset": "camvid",
+                                      "dataset_dir": str(tmp_path),
+                                      "tfds_data_dir": missing})
 
 
 def test_cli_error_is_one_line_and_tfds_import_is_lazy(tmp_path):

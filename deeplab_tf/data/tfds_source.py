@@ -26,6 +26,9 @@ from deeplab_tf.data.label_map import label_map_from_dict
 
 PREFIX = "tfds:"
 TFDS_ID = "tfds_id"
+# The command-line flags that describe a TFDS source.
+FLAG_NAMES = ("tfds_data_dir", "tfds_download", "tfds_image_key",
+              "tfds_label_key", "label_map")
 
 
 def is_tfds(dataset: Optional[str]) -> bool:
@@ -138,7 +141,14 @@ def load_builder(source: TfdsSource):
       raise DataError("TFDS dataset %s is not prepared in %s; %s"
                       % (source.name, builder.data_dir,
                          _prepare_hint(source, builder.data_dir)))
-    builder.download_and_prepare()
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # pylint: disable=broad-except
+      # E.g. a manual download missing: TFDS's message says what to place
+      # where.
+      raise DataError("TFDS could not download and prepare %s in %s: %s"
+                      % (source.name, builder.data_dir,
+                         str(e).strip().splitlines()[0])) from None
   return builder
 
 

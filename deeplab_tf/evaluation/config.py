@@ -158,6 +158,10 @@ def _tfds_source(dataset: Dict[str, Any], overrides: Dict[str, Any]):
           % ((source.dataset, d.num_classes, d.ignore_label) + saved))
     return source
   if not dataset.get("tfds"):
+    if overrides.get("tfds_data_dir"):
+      raise ValueError("--tfds_data_dir: the checkpoint was not trained on a "
+                       "TFDS dataset (give --dataset=tfds:<name> to evaluate "
+                       "on one)")
     return None
   source = tfds_source.TfdsSource.from_dict(dataset["tfds"])
   if overrides.get("tfds_data_dir"):

@@ -107,6 +107,10 @@ def train_config_from_values(values: Dict[str, Any],
   if name == "synthetic" and not values.get("dataset_dir"):
     values["dataset_dir"] = defaults.SYNTHETIC_DATA_DIR
   tfds = tfds_source.is_tfds(name)
+  stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
+  if stray and not tfds:
+    raise ValueError("--%s only applies to --dataset=tfds:<name> (the "
+                     "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ValueError("--dataset_dir is required for --dataset=%s" % name)
   if name == "synthetic" and prepare_data:
