@@ -65,6 +65,8 @@ class TfdsSource:
                       "tfds:oxford_iiit_pet or tfds:cityscapes/"
                       "semantic_segmentation:1.0.0" % name)
     object.__setattr__(self, "name", name)
+    if self.data_dir:
+      object.__setattr__(self, "data_dir", os.path.expanduser(self.data_dir))
 
   @property
   def dataset(self) -> str:
