@@ -7,7 +7,9 @@ run so machine load affects both alike:
   * train: the training pipeline (decode, random scale 0.5-2.0, pad, crop,
     flip, batch) at `--crop`, `--batches` batches of `--batch` per run;
   * eval: one ordered pass of the evaluation pipeline (decode, pad).
-Reports median images/s per source and the TFDS / TFRecord ratio.
+Each timed run builds its pipeline afresh and warms it up, so only one
+pipeline is alive while it is timed. Reports median images/s per source and
+the TFDS / TFRecord ratio.
 
     python bench/bench_tfds.py                       # ../shared/data/camvid
     python bench/bench_tfds.py --split=val --repeats=7 --json=out.json
@@ -104,15 +106,16 @@ def main():
   records, tfds_source = prepare(args.camvid_root, work, args.split,
                                  args.num_shards)
   sources = {"tfrecord": records, "tfds": tfds_source}
-  iterators = {k: train_iterator(s, args.split, args.crop, args.batch)
-               for k, s in sources.items()}
-  for it in iterators.values():
-    for _ in range(args.warmup):
-      next(it)["image"].numpy()
   train = {k: [] for k in sources}
   for _ in range(args.repeats):  # interleaved: A B A B ...
-    for k, it in iterators.items():
-      train[k].append(time_train(it, args.batches, args.batch))
+    for k, s in sources.items():
+      # One pipeline alive at a time, so neither prefetches in the
+      # background while the other is timed.
+      iterator = train_iterator(s, args.split, args.crop, args.batch)
+      for _ in range(args.warmup):
+        next(iterator)["image"].numpy()
+      train[k].append(time_train(iterator, args.batches, args.batch))
+      del iterator
   evals = {k: [] for k in sources}
   for _ in range(args.eval_repeats):
     for k, s in sources.items():

@@ -17,8 +17,6 @@ import dataclasses
 import os
 from typing import Any, Dict, Optional
 
-import tensorflow as tf
-
 from deeplab_tf.data import tfds_adapters as adapters
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
