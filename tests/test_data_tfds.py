@@ -329,3 +329,20 @@ def test_named_adapters_on_mock_data(name, label_key, names):
                                 "mock")
     expected = np.vectorize(expected_map)(stored).astype(np.uint8)
     np.testing.assert_array_equal(converted["label"], expected)
+
+
+def test_more_pipelines_than_files_shard_examples(camvid):
+  """3 pipelines over the 2 files of val: each reads its own examples."""
+  source = TfdsSource("tfds:camvid_test", data_dir=str(camvid / "tfds"))
+  seen = []
+  for worker in range(3):
+    context = tf.distribute.InputContext(num_input_pipelines=3,
+                                         input_pipeline_id=worker,
+                                         num_replicas_in_sync=3)
+    dataset, decode = tfds_source.read_split(source, "val",
+                                             shuffle_files=False,
+                                             input_context=context)
+    seen.append({decode(e)["filename"].numpy().decode() for e in dataset})
+  assert [len(s) for s in seen] == [1, 1, 1]
+  assert set.union(*seen) == set(_records_by_name(str(camvid / "records"),
+                                                  "val"))
