@@ -43,6 +43,17 @@ flags.DEFINE_string("tf_initial_checkpoint", None,
 flags.DEFINE_string("dataset", None, "With --tf_initial_checkpoint: built-in "
                     "dataset name or label-map file.")
 flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
+# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] evaluates
+# on a TFDS split (with the checkpoint's classes); a run trained on TFDS
+# reads its saved TFDS dataset again.
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (overrides "
+                    "the saved one).")
+flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
+                     "dataset if it is not prepared.")
+flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
+flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
+flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
+                    "dataset name or label-map file.")
 flags.DEFINE_string("eval_split", "val", "Split to evaluate.")
 flags.DEFINE_list("eval_crop_size", None,
                   "Pad images to at least 'height,width' (default: the "
@@ -84,6 +95,15 @@ MODEL_FLAGS = ("model_variant", "decoder_output_stride",
                "multi_grid", "depth_multiplier", "num_classes")
 
 
+def tfds_source_from_flags():
+  """The TfdsSource of --dataset=tfds:..., or None."""
+  from deeplab_tf.data import tfds_source
+  if not tfds_source.is_tfds(FLAGS.dataset):
+    return None
+  return tfds_source.TfdsSource.from_values(FLAGS.dataset, {
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
+
+
 def convert_tf1_for_eval(model_flags, eval_logdir):
   """Converts --tf_initial_checkpoint into <eval_logdir>/tf1_converted."""
   from deeplab_tf.tf1_convert import convert_from_flag_values
@@ -95,7 +115,16 @@ def convert_tf1_for_eval(model_flags, eval_logdir):
       dict(model_flags, output_stride=FLAGS.output_stride,
            atrous_rates=FLAGS.atrous_rates,
            train_crop_size=FLAGS.eval_crop_size),
-      FLAGS.dataset, FLAGS.dataset_dir, overwrite=True)
+      _tf1_dataset(), FLAGS.dataset_dir, overwrite=True)
+
+
+def _tf1_dataset():
+  """--dataset for a TF1 checkpoint (a TFDS dataset's descriptor)."""
+  source = tfds_source_from_flags()
+  if source is None:
+    return FLAGS.dataset
+  from deeplab_tf.data.tfds_source import descriptor_for
+  return descriptor_for(source)
 
 
 def zoo_run_for_eval(name, model_flags):
@@ -129,7 +158,7 @@ def config_from_flags():
   elif FLAGS.tf_initial_checkpoint:
     checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
     model_flags = {}  # they described the TF1 model; nothing to check
-  elif FLAGS.dataset:
+  elif FLAGS.dataset and not tfds_source_from_flags():
     raise ValueError("--dataset=%s: the dataset comes from the checkpoint's "
                      "configuration; --dataset only describes a "
                      "--tf_initial_checkpoint (use --dataset_dir if the data "
@@ -147,6 +176,8 @@ def config_from_flags():
       overrides={"output_stride": FLAGS.output_stride,
                  "atrous_rates": FLAGS.atrous_rates,
                  "dataset_dir": FLAGS.dataset_dir,
+                 "tfds": tfds_source_from_flags(),
+                 "tfds_data_dir": FLAGS.tfds_data_dir,
                  "eval_crop_size": parse_crop_size(
                      FLAGS.eval_crop_size, "eval_crop_size")
                  if FLAGS.eval_crop_size else None},

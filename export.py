@@ -57,6 +57,15 @@ flags.DEFINE_enum("tflite_outputs", "both", ["labels", "logits", "both"],
                   "TFLite outputs: int32 labels, native-stride logits.")
 flags.DEFINE_string("dataset_dir", None, "TFRecords for int8 calibration and "
                     "parity images (default: the run configuration's).")
+# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] reads the
+# calibration and parity images from a TFDS dataset (TFDS split syntax).
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
+                     "dataset if it is not prepared.")
+flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
+flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
+flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
+                    "dataset name or label-map file.")
 flags.DEFINE_string("representative_split", "train", "Calibration split.")
 flags.DEFINE_string("parity_split", "val", "Parity-check split.")
 flags.DEFINE_integer("num_representative", 32, "Calibration images.")
@@ -93,14 +102,29 @@ def tf1_checkpoint_dir(tmp_dir):
             if FLAGS[name].present and name != "dataset"}
   values.update(output_stride=FLAGS.output_stride,
                 train_crop_size=FLAGS.crop_size)
+  source = tfds_source_from_flags()
+  dataset = FLAGS.dataset
+  if source is not None:
+    from deeplab_tf.data.tfds_source import descriptor_for  # pylint: disable=g-import-not-at-top
+    dataset = descriptor_for(source)
   return convert_from_flag_values(
       FLAGS.tf_initial_checkpoint, os.path.join(tmp_dir, "run"), values,
-      FLAGS.dataset, FLAGS.dataset_dir)
+      dataset, FLAGS.dataset_dir)
+
 flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 flags.DEFINE_integer("max_image_pixels", 4096 * 4096, "Largest height x "
                      "width per image the SavedModel accepts (read from the "
                      "header of an encoded image, before decoding); larger "
                      "ones get InvalidArgument.")
+
+
+def tfds_source_from_flags():
+  """The TfdsSource of --dataset=tfds:..., or None."""
+  from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+  if not tfds_source.is_tfds(FLAGS.dataset):
+    return None
+  return tfds_source.TfdsSource.from_values(FLAGS.dataset, {
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
 
 
 def main(argv):
@@ -111,7 +135,8 @@ def main(argv):
   if bool(FLAGS.checkpoint_dir) == bool(FLAGS.tf_initial_checkpoint):
     raise app.UsageError("give one of --checkpoint_dir (a train.py run) and "
                          "--tf_initial_checkpoint (a TF1 checkpoint)")
-  given = [n for n in TF1_MODEL_FLAGS if FLAGS[n].present]
+  given = [n for n in TF1_MODEL_FLAGS if FLAGS[n].present
+           and not (n == "dataset" and FLAGS.dataset.startswith("tfds:"))]
   if FLAGS.checkpoint_dir and given:
     raise app.UsageError(
         "--%s: the model comes from %s's saved configuration; model flags "
@@ -168,7 +193,8 @@ def export(tmp_dir):
         parity_split=FLAGS.parity_split,
         num_representative=FLAGS.num_representative,
         num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
-        verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels)
+        verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels,
+        tfds_source=tfds_source_from_flags())
     report = run_export(config)
   except (ValueError, OSError) as e:
     # A bad checkpoint, configuration or dataset, an export directory that

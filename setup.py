@@ -24,6 +24,11 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.0",
         "pillow>=10.0",
+        # TensorFlow Datasets in and out (`--dataset=tfds:...`,
+        # datasets.export_tfds); imported lazily. 4.9.10 uses
+        # importlib_resources without declaring it.
+        "tensorflow-datasets>=4.9.10",
+        "importlib_resources",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu==" + TF_VERSION],

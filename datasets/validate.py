@@ -2,6 +2,7 @@
 
   python -m datasets.validate --dataset=pascal_voc_seg \
       --dataset_dir=data/pascal_voc_seg --split=train
+  python -m datasets.validate --dataset=tfds:oxford_iiit_pet --split=test
 
 Prints the class pixel histogram and suggested class weights, lists every
 bad record, and exits with status 1 when anything is wrong.
@@ -21,15 +22,37 @@ flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
                     "file (default: <dataset_dir>/label_map.json).")
 flags.DEFINE_string("dataset_dir", None, "Directory of the TFRecords.")
 flags.DEFINE_string("split", None, "Split to check.")
-flags.mark_flags_as_required(["dataset_dir", "split"])
+# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>].
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
+                     "dataset if it is not prepared.")
+flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
+flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
+flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
+                    "dataset name or label-map file.")
+flags.mark_flags_as_required(["split"])
+
+
+def _validate_tfds():
+  from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data.validation import validate_tfds_split  # pylint: disable=g-import-not-at-top
+  source = tfds_source.TfdsSource.from_values(FLAGS.dataset, {
+      name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
+  return validate_tfds_split(source, FLAGS.split,
+                             tfds_source.descriptor_for(source))
 
 
 def main(argv):
   del argv
-  descriptor = run_or_exit(get_dataset_descriptor,
-                           FLAGS.dataset or FLAGS.dataset_dir)
-  report = run_or_exit(validate_split, FLAGS.dataset_dir, FLAGS.split,
-                       descriptor)
+  if (FLAGS.dataset or "").startswith("tfds:"):
+    report = run_or_exit(_validate_tfds)
+  else:
+    if not FLAGS.dataset_dir:
+      raise app.UsageError("--dataset_dir is required (or --dataset=tfds:...)")
+    descriptor = run_or_exit(get_dataset_descriptor,
+                             FLAGS.dataset or FLAGS.dataset_dir)
+    report = run_or_exit(validate_split, FLAGS.dataset_dir, FLAGS.split,
+                         descriptor)
   print(format_report(report))
   if not report.ok:
     print("ERROR: %d bad record(s) in split %s"

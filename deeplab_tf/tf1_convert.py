@@ -24,13 +24,14 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
   """The `dataset` part of deeplab_config.json for a converted checkpoint.
 
   Args:
-    dataset: a built-in dataset name or a label-map file/directory (gives
-      class count, ignore label, names and colours); None needs num_classes.
+    dataset: a built-in dataset name, a label-map file/directory or a
+      DatasetDescriptor (gives class count, ignore label, names and
+      colours); None needs num_classes.
     num_classes: class count of the checkpoint's logits (default: the
       dataset's); a dataset with another count is an error.
     dataset_dir: TFRecords later tools read by default (optional).
   """
-  from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import DatasetDescriptor, get_dataset_descriptor  # pylint: disable=g-import-not-at-top
   if dataset is None:
     if num_classes is None:
       raise ValueError("give --dataset or --num_classes: a TF1 checkpoint "
@@ -38,7 +39,8 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
     section = {"name": None, "num_classes": int(num_classes)}
   else:
     try:
-      d = get_dataset_descriptor(dataset)
+      d = (dataset if isinstance(dataset, DatasetDescriptor)
+           else get_dataset_descriptor(dataset))
     except Exception as e:  # DataError: unknown name, unreadable label map
       raise ValueError("--dataset=%s: %s" % (dataset, e)) from None
     if num_classes is not None and num_classes != d.num_classes:

@@ -86,6 +86,21 @@ def _records(files, *, shuffle_files: bool, seed, input_context,
   return dataset
 
 
+def _split_reader(dataset_dir, split: str, *, shuffle_files: bool, seed,
+                  input_context, deterministic: bool):
+  """(dataset of undecoded examples, decode_fn) of a TFRecord directory or
+  a `tfds_source.TfdsSource`; decode_fn gives `decode_example`'s dict."""
+  if not isinstance(dataset_dir, str):  # a TfdsSource
+    from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+    return tfds_source.read_split(dataset_dir, split,
+                                  shuffle_files=shuffle_files, seed=seed,
+                                  input_context=input_context)
+  files = list_split_files(dataset_dir, split)
+  return _records(files, shuffle_files=shuffle_files, seed=seed,
+                  input_context=input_context,
+                  deterministic=deterministic), decode_example
+
+
 def _per_replica_batch(batch_size: int, input_context) -> int:
   if input_context is None:
     return batch_size
@@ -107,7 +122,8 @@ def build_train_dataset(dataset_dir: str, split: str, *,
   """The training pipeline: decode, augment, shuffle, batch, prefetch.
 
   Args:
-    dataset_dir: directory of `{split}-NNNNN-of-NNNNN.tfrecord` files.
+    dataset_dir: directory of `{split}-NNNNN-of-NNNNN.tfrecord` files, or
+      a `tfds_source.TfdsSource` (TFDS split syntax, e.g. 'train[:90%]').
     split: split name.
     crop_size: (height, width) of the random crops.
     batch_size: global batch size (per replica when `input_context` is
@@ -127,18 +143,18 @@ def build_train_dataset(dataset_dir: str, split: str, *,
     Dataset of {"image": float32 [B, h, w, 3] in [0, 255],
                 "label": int32 [B, h, w]}.
   """
-  files = list_split_files(dataset_dir, split)
   deterministic = seed is not None
-  dataset = _records(files, shuffle_files=True, seed=seed,
-                     input_context=input_context, deterministic=deterministic)
+  dataset, decode = _split_reader(
+      dataset_dir, split, shuffle_files=True, seed=seed,
+      input_context=input_context, deterministic=deterministic)
   if cache:
-    dataset = dataset.map(decode_example, num_parallel_calls=AUTOTUNE,
+    dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE,
                           deterministic=deterministic).cache()
   if repeat:
     dataset = dataset.repeat()
   dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
   if not cache:
-    dataset = dataset.map(decode_example, num_parallel_calls=AUTOTUNE,
+    dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE,
                           deterministic=deterministic)
   seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
   crop_size = (int(crop_size[0]), int(crop_size[1]))
@@ -179,9 +195,9 @@ def build_eval_dataset(dataset_dir: str, split: str, *,
     Dataset of {"image": float32 [B, Hp, Wp, 3], "label": int32 [B, Hp, Wp],
                 "height": int32 [B], "width": int32 [B], "filename": [B]}.
   """
-  files = list_split_files(dataset_dir, split)
-  dataset = _records(files, shuffle_files=False, seed=None,
-                     input_context=input_context, deterministic=True)
+  dataset, decode = _split_reader(
+      dataset_dir, split, shuffle_files=False, seed=None,
+      input_context=input_context, deterministic=True)
   crop_size = (int(crop_size[0]), int(crop_size[1]))
 
   def pad(example):
@@ -196,7 +212,7 @@ def build_eval_dataset(dataset_dir: str, split: str, *,
         batch["image"], batch["height"], batch["width"], mean_pixel)
     return batch
 
-  dataset = dataset.map(lambda s: pad(decode_example(s)),
+  dataset = dataset.map(lambda s: pad(decode(s)),
                         num_parallel_calls=AUTOTUNE, deterministic=True)
   dataset = dataset.padded_batch(
       _per_replica_batch(batch_size, input_context),

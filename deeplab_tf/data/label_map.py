@@ -43,6 +43,10 @@ def _parse_json(path):
       data = json.load(f)
     except json.JSONDecodeError as e:
       raise DataError("%s: not valid JSON (%s)" % (path, e)) from None
+  return _parse_json_data(data, path)
+
+
+def _parse_json_data(data, path):
   if not isinstance(data, dict) or "classes" not in data:
     raise DataError("%s: a label map needs a 'classes' list" % path)
   if "ignore_label" not in data:
@@ -96,7 +100,16 @@ def load_label_map(path: str) -> DatasetDescriptor:
   if not os.path.isfile(path):
     raise DataError("label map %s does not exist" % path)
   parse = _parse_json if path.endswith(".json") else _parse_text
-  name, classes, ignore_label, ignore_color, splits = parse(path)
+  return _descriptor(path, *parse(path))
+
+
+def label_map_from_dict(data, where: str) -> DatasetDescriptor:
+  """A JSON label map already parsed (e.g. kept in a dataset's metadata);
+  `where` names it in errors."""
+  return _descriptor(where, *_parse_json_data(data, where))
+
+
+def _descriptor(path, name, classes, ignore_label, ignore_color, splits):
   if not classes:
     raise DataError("%s: no classes" % path)
   classes.sort(key=lambda c: c[0])
@@ -115,8 +128,8 @@ def load_label_map(path: str) -> DatasetDescriptor:
       splits_to_sizes=splits, ignore_color=ignore_color)
 
 
-def write_label_map(descriptor: DatasetDescriptor, path: str) -> str:
-  """Writes `descriptor` as a JSON label map (atomically); returns path."""
+def label_map_dict(descriptor: DatasetDescriptor) -> dict:
+  """`descriptor` as the JSON-ready dict of a label-map file."""
   data = {"name": descriptor.name, "ignore_label": descriptor.ignore_label,
           "classes": [], "splits": dict(descriptor.splits_to_sizes)}
   if descriptor.ignore_color is not None:
@@ -126,6 +139,12 @@ def write_label_map(descriptor: DatasetDescriptor, path: str) -> str:
     if descriptor.colormap:
       entry["color"] = list(descriptor.colormap[i])
     data["classes"].append(entry)
+  return data
+
+
+def write_label_map(descriptor: DatasetDescriptor, path: str) -> str:
+  """Writes `descriptor` as a JSON label map (atomically); returns path."""
+  data = label_map_dict(descriptor)
   tmp = path + ".tmp-%d" % os.getpid()
   with open(tmp, "w", encoding="utf-8") as f:
     json.dump(data, f, indent=1)

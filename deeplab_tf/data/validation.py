@@ -134,6 +134,43 @@ def validate_split(dataset_dir: str, split: str,
   return ValidationReport(split, count, histogram, bad, descriptor)
 
 
+def validate_tfds_split(source, split: str,
+                        descriptor: DatasetDescriptor) -> ValidationReport:
+  """`validate_split` for a `tfds_source.TfdsSource`: every example of the
+  split decoded and converted as training sees it, named by TFDS id.
+
+  Raises:
+    DataError: unknown dataset, data directory, split or feature.
+  """
+  from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+  dataset, decode = tfds_source.read_split(source, split, shuffle_files=False)
+  histogram = np.zeros(256, np.int64)
+  bad, count = [], 0
+  for example in dataset:
+    count += 1
+    name = "tfds:%s %s" % (source.name,
+                           example[tfds_source.TFDS_ID].numpy().decode())
+    try:
+      label = decode(example)["label"].numpy()
+      values = np.bincount(label.ravel(), minlength=256)
+      invalid = [int(v) for v in np.nonzero(values)[0]
+                 if not descriptor.valid_label(int(v))]
+      if invalid:
+        raise DataError(
+            "%s: label values %s outside [0, %d) and not the ignore label %d"
+            % (name, format_values(invalid), descriptor.num_classes,
+               descriptor.ignore_label))
+      histogram += values
+    except DataError as e:
+      bad.append((name, str(e)))
+    except tf.errors.OpError as e:
+      bad.append((name, "%s: %s" % (name, e.message.splitlines()[0])))
+  if count == 0:
+    bad.append((split, "split %r of tfds:%s has no examples"
+                % (split, source.name)))
+  return ValidationReport(split, count, histogram, bad, descriptor)
+
+
 def format_report(report: ValidationReport) -> str:
   """A human-readable summary: counts, per-class table, bad records."""
   d = report.descriptor

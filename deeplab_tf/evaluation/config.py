@@ -33,6 +33,7 @@ class EvalConfig:
     max_number_of_evaluations: 1 = single pass, 0 = forever.
     eval_interval_secs, eval_timeout_secs: continuous mode polling.
     stop_at_step: continuous mode stops after evaluating this step.
+    tfds_source: a `tfds_source.TfdsSource` read instead of dataset_dir.
   """
   model: ModelOptions
   checkpoint_dir: str
@@ -55,6 +56,7 @@ class EvalConfig:
   eval_interval_secs: float = 60.0
   eval_timeout_secs: Optional[float] = None
   stop_at_step: Optional[int] = None
+  tfds_source: Optional[Any] = None
 
   def __post_init__(self):
     object.__setattr__(self, "eval_scales",
@@ -78,6 +80,11 @@ class EvalConfig:
   def num_classes(self) -> int:
     return self.model.num_classes
 
+  @property
+  def data_source(self):
+    """The TFRecord directory, or the TfdsSource to read."""
+    return self.tfds_source or self.dataset_dir
+
 
 def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
                                 overrides: Optional[Dict[str, Any]] = None,
@@ -89,7 +96,9 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
     checkpoint_dir: train_logdir (or a checkpoint prefix in it).
     eval_logdir: output directory.
     overrides: eval-time changes: eval_crop_size, output_stride,
-      atrous_rates, dataset_dir (None values ignored).
+      atrous_rates, dataset_dir, tfds_data_dir (a saved TFDS dataset
+      moved), tfds (a TfdsSource to evaluate on, whose classes must be
+      the checkpoint's) (None values ignored).
     model_flags: the other model flags the user gave (only those given;
       None means an explicit 'none'); each must equal the saved
       value (a mismatch is an error naming the flag: it would silently give
@@ -124,10 +133,37 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
   if "eval_crop_size" in overrides:
     opts = opts.replace(crop_size=tuple(overrides["eval_crop_size"]))
   dataset_dir = overrides.get("dataset_dir") or dataset.get("dataset_dir", "")
+  source = _tfds_source(dataset, overrides)
   return EvalConfig(
       model=opts, checkpoint_dir=checkpoint_dir, eval_logdir=eval_logdir,
       dataset=dataset.get("name", ""), dataset_dir=dataset_dir,
       ignore_label=int(dataset.get("ignore_label", 255)),
       class_names=tuple(dataset.get("class_names", ())),
       colormap=tuple(tuple(c) for c in dataset.get("colormap", ())),
-      **kwargs)
+      tfds_source=source, **kwargs)
+
+
+def _tfds_source(dataset: Dict[str, Any], overrides: Dict[str, Any]):
+  """The TFDS source to evaluate on: given, or saved by train.py."""
+  from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+  source = overrides.get("tfds")
+  if source is not None:
+    d = tfds_source.descriptor_for(source)
+    saved = (int(dataset.get("num_classes", -1)),
+             int(dataset.get("ignore_label", 255)))
+    if (d.num_classes, d.ignore_label) != saved:
+      raise ValueError(
+          "--dataset=%s has %d classes and ignore label %d but the checkpoint "
+          "was trained for %d classes, ignore label %d"
+          % ((source.dataset, d.num_classes, d.ignore_label) + saved))
+    return source
+  if not dataset.get("tfds"):
+    if overrides.get("tfds_data_dir"):
+      raise ValueError("--tfds_data_dir: the checkpoint was not trained on a "
+                       "TFDS dataset (give --dataset=tfds:<name> to evaluate "
+                       "on one)")
+    return None
+  source = tfds_source.TfdsSource.from_dict(dataset["tfds"])
+  if overrides.get("tfds_data_dir"):
+    source = dataclasses.replace(source, data_dir=overrides["tfds_data_dir"])
+  return source

@@ -83,7 +83,7 @@ class Evaluator:
     prefix = restore_model(self.model, checkpoint)
     step = checkpoint_step(prefix)
     dataset = build_eval_dataset(
-        config.dataset_dir, config.eval_split,
+        config.data_source, config.eval_split,
         crop_size=config.model.crop_size, batch_size=config.eval_batch_size,
         ignore_label=config.ignore_label,
         mean_pixel=config.model.mean_pixel)
@@ -102,7 +102,7 @@ class Evaluator:
       num_images += int(batch["image"].shape[0])
     if num_images == 0:
       raise ValueError("--eval_split=%s of %s has no images"
-                       % (config.eval_split, config.dataset_dir))
+                       % (config.eval_split, config.data_source))
     result = metrics.metrics_from_confusion(confusion, config.class_names)
     result.update({
         "step": step, "checkpoint": prefix, "dataset": config.dataset,

@@ -50,6 +50,8 @@ class ExportConfig:
     tflite_outputs: 'labels', 'logits' or 'both'.
     dataset_dir: TFRecords for the int8 calibration and the parity images;
       None = the run configuration's `dataset.dataset_dir` if it exists.
+    tfds_source: a `tfds_source.TfdsSource` read instead of dataset_dir
+      (default: the run configuration's TFDS dataset, if it was one).
     representative_split: split read for int8 calibration.
     parity_split: split whose images (and labels) the parity checks use.
     num_representative: calibration images.
@@ -80,6 +82,7 @@ class ExportConfig:
   overwrite: bool = False
   verify: bool = True
   max_image_pixels: int = serving.DEFAULT_MAX_IMAGE_PIXELS
+  tfds_source: Optional[object] = None
 
   def __post_init__(self):
     serving.check_max_image_pixels(self.max_image_pixels)
@@ -99,14 +102,19 @@ class ExportConfig:
                          tuple(int(v) for v in self.crop_size))
 
 
-def read_split(dataset_dir: str, split: str, count: int) -> List[Dict]:
-  """Up to `count` decoded {"image", "label"} numpy pairs of a split."""
+def read_split(dataset_dir, split: str, count: int) -> List[Dict]:
+  """Up to `count` decoded {"image", "label"} numpy pairs of a split of a
+  TFRecord directory or a TfdsSource."""
   # pylint: disable=g-import-not-at-top
   from deeplab_tf.data.input_pipeline import decode_example, list_split_files
-  files = list_split_files(dataset_dir, split)
+  if isinstance(dataset_dir, str):
+    files = list_split_files(dataset_dir, split)
+    examples = tf.data.TFRecordDataset(files).take(count).map(decode_example)
+  else:
+    from deeplab_tf.data.tfds_source import read_examples
+    examples = read_examples(dataset_dir, split, count)
   samples = []
-  for record in tf.data.TFRecordDataset(files).take(count):
-    example = decode_example(record)
+  for example in examples:
     samples.append({"image": example["image"].numpy(),
                     "label": example["label"].numpy().astype(np.int32)})
   return samples
@@ -126,12 +134,18 @@ def synthetic_images(count: int, crop_size) -> List[Dict]:
   return samples
 
 
-def _dataset_dir(config: ExportConfig, dataset: Dict) -> Optional[str]:
+def _dataset_dir(config: ExportConfig, dataset: Dict):
+  """The TFRecord directory or TfdsSource to read images from, or None."""
+  if config.tfds_source is not None:
+    return config.tfds_source
   if config.dataset_dir:
     if not os.path.isdir(config.dataset_dir):
       raise FileNotFoundError("dataset_dir %s does not exist"
                               % config.dataset_dir)
     return config.dataset_dir
+  if dataset.get("tfds"):
+    from deeplab_tf.data.tfds_source import TfdsSource  # pylint: disable=g-import-not-at-top
+    return TfdsSource.from_dict(dataset["tfds"])
   saved = dataset.get("dataset_dir")
   return saved if saved and os.path.isdir(saved) else None
 
@@ -180,7 +194,8 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
     raise ValueError(
         "the int8 TFLite variant needs real images for calibration: pass "
-        "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
+        "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
+        "or leave int8 out of "
         "--tflite_variants" % config.representative_split)
   version = config.version or saved_model_lib.default_version(
       run_config.latest_checkpoint(config.checkpoint_dir))
@@ -271,7 +286,9 @@ def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
     samples = (read_split(data_dir, config.parity_split, config.num_parity)
                if data_dir else synthetic_images(config.num_parity,
                                                  opts.crop_size))
-    report["parity_images"] = ("%s:%s" % (data_dir, config.parity_split)
+    report["parity_images"] = ("%s:%s" % (getattr(data_dir, "dataset",
+                                                  data_dir),
+                                          config.parity_split)
                                if data_dir else "synthetic")
     report["parity"]["saved_model"] = parity.check_saved_model(
         staged, model, [s["image"] for s in samples], crop_size=pad_size,

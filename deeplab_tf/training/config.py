@@ -54,6 +54,9 @@ class TrainConfig:
     mixed_precision: 'none', 'float16', 'bfloat16' or 'auto' (float16 on
       GPUs, bfloat16 elsewhere).
     seed: data-pipeline and initialisation seed (None: random).
+    tfds_data_dir, tfds_download, tfds_image_key, tfds_label_key, label_map:
+      a `tfds:<name>` dataset's TFDS data directory, download permission,
+      feature keys and class description (see data/tfds_source.py).
   """
   model: ModelOptions
   dataset: str = "synthetic"
@@ -98,6 +101,11 @@ class TrainConfig:
   tpu: Optional[str] = None
   mixed_precision: str = "none"
   seed: Optional[int] = None
+  tfds_data_dir: Optional[str] = None
+  tfds_download: bool = False
+  tfds_image_key: Optional[str] = None
+  tfds_label_key: Optional[str] = None
+  label_map: Optional[str] = None
 
   def __post_init__(self):
     if self.label_weights is not None:
@@ -172,6 +180,14 @@ class TrainConfig:
     if self.strategy == "tpu":
       check(self.mixed_precision != "float16",
             "--mixed_precision=float16 is not supported on TPUs; use bfloat16")
+
+  @property
+  def data_source(self):
+    """The TFRecord directory, or a TfdsSource for `tfds:` datasets."""
+    from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
+    if tfds_source.is_tfds(self.dataset):
+      return tfds_source.TfdsSource.from_values(self.dataset, self.to_dict())
+    return self.dataset_dir
 
   def to_dict(self) -> dict:
     """JSON-ready: the model as its own dict, tuples as lists."""

@@ -157,7 +157,7 @@ def default_dataset_fn(config: TrainConfig):
   """`input_context -> dataset` of the training split (global batch)."""
   def dataset_fn(input_context):
     return build_train_dataset(
-        config.dataset_dir, config.train_split, crop_size=config.crop_size,
+        config.data_source, config.train_split, crop_size=config.crop_size,
         batch_size=config.train_batch_size, ignore_label=config.ignore_label,
         mean_pixel=config.model.mean_pixel,
         min_scale_factor=config.min_scale_factor,
@@ -170,12 +170,16 @@ def default_dataset_fn(config: TrainConfig):
 
 
 def dataset_section(config: TrainConfig) -> dict:
-  return {"name": config.dataset, "num_classes": config.num_classes,
-          "ignore_label": config.ignore_label,
-          "class_names": list(config.class_names),
-          "colormap": [list(c) for c in config.colormap],
-          "dataset_dir": os.path.abspath(config.dataset_dir)
-          if config.dataset_dir else "", "train_split": config.train_split}
+  section = {"name": config.dataset, "num_classes": config.num_classes,
+             "ignore_label": config.ignore_label,
+             "class_names": list(config.class_names),
+             "colormap": [list(c) for c in config.colormap],
+             "dataset_dir": os.path.abspath(config.dataset_dir)
+             if config.dataset_dir else "", "train_split": config.train_split}
+  source = config.data_source
+  if not isinstance(source, str):  # a TFDS dataset: how to read it again
+    section["tfds"] = source.to_dict()
+  return section
 
 
 def check_saved_config(config: TrainConfig):

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 from deeplab_tf.config import (MOBILENET_VARIANTS, ModelOptions,
                                paper_atrous_rates)
 from deeplab_tf.data import LABEL_MAP_FILENAME, get_dataset_descriptor
+from deeplab_tf.data import tfds_source
 from deeplab_tf.data.builtin import bit_colormap
 from deeplab_tf.training import defaults
 from deeplab_tf.training.config import TrainConfig
@@ -106,13 +107,20 @@ def train_config_from_values(values: Dict[str, Any],
   preset = defaults.defaults_for(name)
   if name == "synthetic" and not values.get("dataset_dir"):
     values["dataset_dir"] = defaults.SYNTHETIC_DATA_DIR
-  if not values.get("dataset_dir"):
+  tfds = tfds_source.is_tfds(name)
+  stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
+  if stray and not tfds:
+    raise ValueError("--%s only applies to --dataset=tfds:<name> (the "
+                     "dataset is %s)" % (stray[0], name))
+  if not values.get("dataset_dir") and not tfds:
     raise ValueError("--dataset_dir is required for --dataset=%s" % name)
   if name == "synthetic" and prepare_data:
     defaults.ensure_synthetic_dataset(values["dataset_dir"],
                                       seed=values.get("seed") or 0)
   try:
-    descriptor = get_dataset_descriptor(name)
+    descriptor = (tfds_source.descriptor_for(
+        tfds_source.TfdsSource.from_values(name, values)) if tfds
+                  else get_dataset_descriptor(name))
   except Exception as e:  # DataError
     raise ValueError("--dataset=%s: %s" % (name, e)) from None
   num_classes = descriptor.num_classes
