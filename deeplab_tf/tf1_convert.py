@@ -34,8 +34,8 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
   from deeplab_tf.data import DatasetDescriptor, get_dataset_descriptor  # pylint: disable=g-import-not-at-top
   if dataset is None:
     if num_classes is None:
-      raise ValueError("give --dataset or --num_classes: a TF1 checkpoint "
-                       "does not record its class count")
+      raise ValueError("give --dataset or --num_classes: the checkpoint has "
+                       "no logits that record its class count")
     section = {"name": None, "num_classes": int(num_classes)}
   else:
     try:
@@ -47,7 +47,7 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
       raise ValueError(
           "--dataset=%s has %d classes but the checkpoint's logits have %d: "
           "give the dataset the checkpoint was trained on"
-          % (dataset, d.num_classes, num_classes))
+          % (d.name, d.num_classes, num_classes))
     section = {"name": d.name, "num_classes": int(num_classes
                                                   or d.num_classes),
                "ignore_label": d.ignore_label,
