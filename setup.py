@@ -24,6 +24,7 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.0",
         "pillow>=10.0",
+        "simplejpeg>=1.7",  # strict JPEG checks in the dataset builders
     ],
     extras_require={
         "cpu": ["tensorflow-cpu==" + TF_VERSION],

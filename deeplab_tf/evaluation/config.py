@@ -124,6 +124,8 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
   if "eval_crop_size" in overrides:
     opts = opts.replace(crop_size=tuple(overrides["eval_crop_size"]))
   dataset_dir = overrides.get("dataset_dir") or dataset.get("dataset_dir", "")
+  check_dataset_dir_matches(dataset_dir, dataset, opts.num_classes,
+                            checkpoint_dir)
   return EvalConfig(
       model=opts, checkpoint_dir=checkpoint_dir, eval_logdir=eval_logdir,
       dataset=dataset.get("name", ""), dataset_dir=dataset_dir,
@@ -131,3 +133,30 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
       class_names=tuple(dataset.get("class_names", ())),
       colormap=tuple(tuple(c) for c in dataset.get("colormap", ())),
       **kwargs)
+
+
+def check_dataset_dir_matches(dataset_dir: str, dataset: Dict[str, Any],
+                              num_classes: int, checkpoint_dir: str):
+  """ValueError naming both when `dataset_dir`'s label_map.json describes
+  other classes than the checkpoint's (another dataset's records)."""
+  import os  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import LABEL_MAP_FILENAME, get_dataset_descriptor
+  path = os.path.join(dataset_dir or "", LABEL_MAP_FILENAME)
+  if not dataset_dir or not os.path.isfile(path):
+    return
+  try:
+    found = get_dataset_descriptor(path)
+  except ValueError as e:  # DataError
+    raise ValueError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
+  ignore = int(dataset.get("ignore_label", found.ignore_label))
+  names = tuple(dataset.get("class_names") or found.class_names)
+  generic = all(n == "class_%d" % i for i, n in enumerate(names))  # --num_classes
+  if (found.ignore_label != ignore or found.num_classes > num_classes
+      or (not generic and names[:found.num_classes] != found.class_names)):
+    raise ValueError(
+        "--dataset_dir=%s holds dataset %s (%d classes, ignore label %d, %s) "
+        "but the checkpoint in %s was trained on dataset %s (%d classes, "
+        "ignore label %d); evaluate it on its own dataset's records"
+        % (dataset_dir, found.name, found.num_classes, found.ignore_label,
+           path, checkpoint_dir, dataset.get("name", "?"), num_classes,
+           ignore))

@@ -19,12 +19,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
+                                             remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
+from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.evaluation.metrics import confusion_matrix
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import load_run_config, save_run_config
 from deeplab_tf.training import checkpoints, losses, schedules
 from deeplab_tf.training.config import TrainConfig
+from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import is_chief, make_strategy
 from deeplab_tf.training.summaries import Progress, TrainSummaries
 
@@ -226,7 +230,27 @@ def train(config: TrainConfig, *, strategy=None,
     keras.utils.set_random_seed(config.seed)
   strategy = strategy or make_strategy(config.strategy, config.tpu)
   chief = is_chief(strategy)
-  os.makedirs(config.train_logdir, exist_ok=True)
+  prepare_logdir(config.train_logdir)
+  lock = LogdirLock(config.train_logdir).acquire() if chief else None
+  try:
+    if chief:
+      remove_stale_temporaries(config.train_logdir)
+    return _train(config, strategy, chief, dataset_fn)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def prepare_logdir(logdir: str):
+  """Creates the logdir; OSError with one clear line when it cannot be."""
+  if os.path.exists(logdir) and not os.path.isdir(logdir):
+    raise NotADirectoryError(
+        "--train_logdir=%s is a file, not a directory; pass a directory"
+        % logdir)
+  os.makedirs(logdir, exist_ok=True)
+
+
+def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   check_saved_config(config)
   trainer = Trainer(config, strategy)
   directory = _worker_dir(config, strategy)
@@ -251,10 +275,16 @@ def train(config: TrainConfig, *, strategy=None,
                       config.train_batch_size)
   last_save = last_summary = time.time()
   loss = float("nan")
-  saved = manager.latest_checkpoint
+  saved = resumed_from  # not manager.latest_checkpoint: it may be corrupt
   iterator = iter(dataset)
   while step < config.training_number_of_steps:
-    out = trainer.train_step(next(iterator))
+    try:
+      batch = next(iterator)
+    except tf.errors.DataLossError as e:
+      summaries.flush()
+      raise record_read_error(config.dataset_dir, config.train_split,
+                              e) from None
+    out = trainer.train_step(batch)
     step += 1
     loss = float(out["loss"])
     if not math.isfinite(loss):
@@ -304,7 +334,12 @@ def train(config: TrainConfig, *, strategy=None,
 
 
 def _save(manager, step: int, chief: bool, directory: str) -> str:
-  path = manager.save(checkpoint_number=step)
+  try:
+    path = manager.save(checkpoint_number=step)
+  except tf.errors.OpError as e:  # full disk, read-only or vanished logdir
+    raise OSError("cannot write checkpoint %d to %s: %s; the last good "
+                  "checkpoint is %s" % (step, directory, e.message,
+                                        manager.latest_checkpoint)) from None
   if chief:
     logging.info("saved checkpoint %s", path)
   else:
@@ -316,8 +351,14 @@ def _restore_or_initialize(config: TrainConfig, trainer: Trainer
                            ) -> Optional[str]:
   """Resumes from the newest checkpoint in train_logdir, else initialises
   from --tf_initial_checkpoint (if given). Returns the resumed prefix."""
-  latest = tf.train.latest_checkpoint(config.train_logdir)
+  try:
+    latest, skipped = newest_intact_checkpoint(config.train_logdir)
+  except FileNotFoundError:
+    latest, skipped = None, []
   if latest:
+    if skipped:
+      logging.warning("resuming from %s, the newest intact checkpoint "
+                      "(skipped: %s)", latest, "; ".join(skipped))
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info("resuming from %s at step %d%s", latest,
                  int(trainer.step.numpy()),
