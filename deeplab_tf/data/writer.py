@@ -139,6 +139,7 @@ def stage_split(output_dir: str, split: str, sources: Sequence,
   _remove_temporaries(output_dir, split)
   num_shards = max(1, min(num_shards, len(sources)))
   per_shard = int(math.ceil(len(sources) / num_shards))
+  num_shards = int(math.ceil(len(sources) / per_shard))  # none left empty
   finals = [schema.shard_filename(output_dir, split, i, num_shards)
             for i in range(num_shards)]
   temps = ["%s.tmp-%d" % (f, os.getpid()) for f in finals]
