@@ -104,22 +104,20 @@ def test_train_cli_user_errors_are_one_line(records, tmp_path):
 
 
 # ------------------------------------------------------------ logdir lock
-def _hold_lock(logdir, ready, release):
-  lock = LogdirLock(logdir).acquire()
-  ready.set()
-  release.wait(60)
-  lock.release()
+def _hold_lock(logdir, conn):
+  LogdirLock(logdir).acquire()
+  conn.send("locked")
+  time.sleep(120)  # until killed
 
 
 def test_logdir_lock_names_the_holder_and_takes_over_stale_locks(
     tmp_path, caplog):
   context = multiprocessing.get_context("fork")
-  ready, release = context.Event(), context.Event()
-  holder = context.Process(target=_hold_lock,
-                           args=(str(tmp_path), ready, release))
+  parent_end, child_end = context.Pipe()
+  holder = context.Process(target=_hold_lock, args=(str(tmp_path), child_end))
   holder.start()
   try:
-    assert ready.wait(30)
+    assert parent_end.poll(60) and parent_end.recv() == "locked"
     with pytest.raises(LogdirLockedError) as error:
       LogdirLock(str(tmp_path)).acquire()
     assert ("pid %d on host %s" % (holder.pid, socket.gethostname())
@@ -129,17 +127,16 @@ def test_logdir_lock_names_the_holder_and_takes_over_stale_locks(
     with pytest.raises(LogdirLockedError):
       loop.train(tiny_config(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["train.lock"]
-    os.kill(holder.pid, signal.SIGKILL)  # dies holding the lock
-    holder.join(10)
-    with caplog.at_level(logging.WARNING):
-      lock = LogdirLock(str(tmp_path)).acquire()
-    assert lock.took_over["pid"] == holder.pid
-    assert "stale lock" in caplog.text and str(holder.pid) in caplog.text
-    lock.release()
-    LogdirLock(str(tmp_path)).acquire().release()  # released cleanly
   finally:
-    release.set()
-    holder.join(10)
+    os.kill(holder.pid, signal.SIGKILL)  # dies holding the lock
+    holder.join(30)
+  with caplog.at_level(logging.WARNING):
+    lock = LogdirLock(str(tmp_path)).acquire()
+  assert lock.took_over["pid"] == holder.pid
+  assert "stale lock" in caplog.text and str(holder.pid) in caplog.text
+  lock.release()
+  LogdirLock(str(tmp_path)).acquire().release()  # released cleanly
+  assert LogdirLock(str(tmp_path)).acquire().took_over is None
 
 
 # ------------------------------------------------- checkpoints, full disk
@@ -171,27 +168,26 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
   assert "ckpt-3" in caplog.text and "ckpt-2" in caplog.text
   assert "falling back to %s" % prefixes[2] in caplog.text
   caplog.clear()
-  with caplog.at_level(logging.INFO):
-    result = loop.train(config.replace(training_number_of_steps=4),
-                        dataset_fn=fixed_batches(images, labels))
-  assert result.resumed_from == prefixes[2] and result.step == 4
-  assert "resuming from %s" % prefixes[2] in caplog.text
-  assert not (tmp_path / "ckpt-4_temp").exists()
-  assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-4")
-  # A full disk at the next save: one clear OSError, the last good
-  # checkpoint stays the newest.
-  def no_space(*args, **kwargs):
-    raise tf.errors.ResourceExhaustedError(
-        None, None, "ckpt-6_temp/part-00000: No space left on device")
+  # Resume, then a full disk at the save of step 5: one clear OSError, and
+  # the last good checkpoint stays the newest.
   original = tf.train.CheckpointManager.save
-  tf.train.CheckpointManager.save = no_space
+
+  def no_space_at_5(manager, checkpoint_number=None, **kwargs):
+    if checkpoint_number == 5:
+      raise tf.errors.ResourceExhaustedError(
+          None, None, "ckpt-5_temp/part-00000: No space left on device")
+    return original(manager, checkpoint_number=checkpoint_number, **kwargs)
+  tf.train.CheckpointManager.save = no_space_at_5
   try:
-    with pytest.raises(OSError, match=r"cannot write checkpoint 6 .*No "
-                       r"space left.*last good checkpoint is .*ckpt-4"):
+    with caplog.at_level(logging.INFO), pytest.raises(
+        OSError, match=r"cannot write checkpoint 5 .*No space left.*last "
+        r"good checkpoint is .*ckpt-4"):
       loop.train(config.replace(training_number_of_steps=6),
                  dataset_fn=fixed_batches(images, labels))
   finally:
     tf.train.CheckpointManager.save = original
+  assert "resuming from %s at step 1" % prefixes[2] in caplog.text
+  assert not (tmp_path / "ckpt-4_temp").exists()
   assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-4")
   for prefix in prefixes[:2] + [str(tmp_path / "ckpt-4")]:
     damage(prefix, "truncate")
