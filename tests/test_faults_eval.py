@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -21,10 +20,9 @@ from deeplab_tf.data.builders import build_folder
 from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.evaluation import evaluator
 from deeplab_tf.evaluation.config import eval_config_from_checkpoint
-from deeplab_tf.training import loop
 from deeplab_tf.training.resolve import train_config_from_values
 from tests.conftest import REPO
-from tests.test_faults_train import TINY_FLAGS, damage
+from tests.test_faults_train import TINY_FLAGS, damage, write_checkpoints
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +35,8 @@ def trained(tmp_path_factory):
                           image_size=(33, 33))
   config = train_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(records), train_logdir=str(root / "run"),
-      training_number_of_steps=2, save_interval_secs=0), prepare_data=False)
-  loop.train(config)
+      training_number_of_steps=2), prepare_data=False)
+  write_checkpoints(config, (1, 2))
   folder = root / "camvid_src"
   (folder / "images").mkdir(parents=True)
   (folder / "masks").mkdir()
@@ -99,28 +97,35 @@ def test_corrupt_newest_checkpoint_falls_back(trained, tmp_path, caplog):
                    r".*ckpt-1", caplog.text)
 
 
-def test_continuous_eval_skips_vanished_checkpoints(trained, tmp_path,
-                                                     caplog):
-  run = copy_run(trained, tmp_path)
-  # Training rotated ckpt-5 away (max_to_keep) after announcing it.
-  tf.train.update_checkpoint_state(str(run), str(run / "ckpt-5"))
+def publish_copy(run, step):
+  """Training saves ckpt-<step> (a copy of ckpt-2)."""
+  for f in tf.io.gfile.glob(str(run / "ckpt-2.*")):
+    shutil.copy(f, f.replace("ckpt-2.", "ckpt-%d." % step))
+  tf.compat.v1.train.update_checkpoint_state(str(run),
+                                             str(run / ("ckpt-%d" % step)))
 
-  def save_next():  # the next checkpoint appears a little later
-    for f in tf.io.gfile.glob(str(run / "ckpt-2.*")):
-      shutil.copy(f, f.replace("ckpt-2.", "ckpt-6."))
-    tf.train.update_checkpoint_state(str(run), str(run / "ckpt-6"))
-  timer = threading.Timer(1.0, save_next)
-  timer.start()
+
+def test_continuous_eval_skips_vanished_checkpoints(trained, tmp_path,
+                                                     caplog, monkeypatch):
+  run = copy_run(trained, tmp_path)
+  publish_copy(run, 5)
+  real_restore = evaluator.restore_model
+
+  def training_rotates_first(model, prefix):
+    if prefix.endswith("ckpt-5"):  # max_to_keep removes it before restore
+      publish_copy(run, 6)
+      for f in tf.io.gfile.glob(prefix + ".*"):
+        os.remove(f)
+    return real_restore(model, prefix)
+  monkeypatch.setattr(evaluator, "restore_model", training_rotates_first)
   config = config_for(run, tmp_path, max_number_of_evaluations=0,
                       eval_interval_secs=0.2, eval_timeout_secs=60)
   config = dataclasses.replace(config, stop_at_step=2)
-  try:
-    with caplog.at_level(logging.WARNING):
-      result = evaluator.run(config)
-  finally:
-    timer.cancel()
-  assert result["checkpoint"] == str(run / "ckpt-6")
-  assert "skipping checkpoint %s" % (run / "ckpt-5") in caplog.text
+  with caplog.at_level(logging.WARNING):
+    result = evaluator.run(config)
+  assert result["checkpoint"] == str(run / "ckpt-6") and result["step"] == 2
+  assert re.search(r"skipping checkpoint .*ckpt-5: checkpoint .*ckpt-5 not "
+                   r"found", caplog.text)
 
 
 def test_truncated_eval_shard_is_named(trained, tmp_path):
