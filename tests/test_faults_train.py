@@ -173,7 +173,7 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
   write_checkpoints(config, (1, 2, 3))
   prefixes = [str(tmp_path / ("ckpt-%d" % s)) for s in (3, 2, 1)]
   assert checkpoint_integrity.checkpoint_prefixes(str(tmp_path)) == prefixes
-  os.makedirs(tmp_path / "ckpt-4_temp")  # left by a save killed midway
+  os.makedirs(tmp_path / "ckpt-9_temp")  # left by a save killed midway
   damage(prefixes[0], "truncate")
   damage(prefixes[1], "bitflip")
   with pytest.raises(checkpoint_integrity.CorruptCheckpointError,
@@ -184,29 +184,28 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
   assert "ckpt-3" in caplog.text and "ckpt-2" in caplog.text
   assert "falling back to %s" % prefixes[2] in caplog.text
   caplog.clear()
-  # Resume, then a full disk at the save of step 5: one clear OSError, and
+  # Resume, then a full disk at the save of step 3: one clear OSError, and
   # the last good checkpoint stays the newest.
   original = tf.train.CheckpointManager.save
 
-  def no_space_at_5(manager, checkpoint_number=None, **kwargs):
-    if checkpoint_number == 5:
+  def no_space_at_3(manager, checkpoint_number=None, **kwargs):
+    if checkpoint_number == 3:
       raise tf.errors.ResourceExhaustedError(
-          None, None, "ckpt-5_temp/part-00000: No space left on device")
+          None, None, "ckpt-3_temp/part-00000: No space left on device")
     return original(manager, checkpoint_number=checkpoint_number, **kwargs)
-  tf.train.CheckpointManager.save = no_space_at_5
+  tf.train.CheckpointManager.save = no_space_at_3
   try:
     with caplog.at_level(logging.INFO), pytest.raises(
-        OSError, match=r"cannot write checkpoint 5 .*No space left.*last "
-        r"good checkpoint is .*ckpt-4"):
-      loop.train(config.replace(training_number_of_steps=6),
+        OSError, match=r"cannot write checkpoint 3 .*No space left.*last "
+        r"good checkpoint is .*ckpt-2"):
+      loop.train(config.replace(training_number_of_steps=4),
                  dataset_fn=fixed_batches(images, labels))
   finally:
     tf.train.CheckpointManager.save = original
   assert "resuming from %s at step 1" % prefixes[2] in caplog.text
-  assert not (tmp_path / "ckpt-4_temp").exists()
-  assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-4")
-  for prefix in prefixes[:2] + [str(tmp_path / "ckpt-4")]:
-    damage(prefix, "truncate")
+  assert not (tmp_path / "ckpt-9_temp").exists()
+  assert latest_checkpoint(str(tmp_path)) == prefixes[1]  # saved again
+  damage(prefixes[1], "truncate")
   os.remove(prefixes[2] + ".index")
   with pytest.raises(ValueError, match="no intact checkpoint"):
     loop.train(config.replace(training_number_of_steps=6),

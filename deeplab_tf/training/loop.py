@@ -252,12 +252,13 @@ def prepare_logdir(logdir: str):
 
 def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   check_saved_config(config)
+  latest = _resume_checkpoint(config)
   trainer = Trainer(config, strategy)
   directory = _worker_dir(config, strategy)
   manager = tf.train.CheckpointManager(
       trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
       checkpoint_name=CHECKPOINT_NAME)
-  resumed_from = _restore_or_initialize(config, trainer)
+  resumed_from = _restore_or_initialize(config, trainer, latest)
   if chief:
     save_run_config(config.train_logdir, config.model,
                     dataset_section(config), config.to_dict())
@@ -347,18 +348,25 @@ def _save(manager, step: int, chief: bool, directory: str) -> str:
   return path
 
 
-def _restore_or_initialize(config: TrainConfig, trainer: Trainer
-                           ) -> Optional[str]:
-  """Resumes from the newest checkpoint in train_logdir, else initialises
-  from --tf_initial_checkpoint (if given). Returns the resumed prefix."""
+def _resume_checkpoint(config: TrainConfig) -> Optional[str]:
+  """The newest intact checkpoint of train_logdir (None if there is none);
+  CorruptCheckpointError when none of them reads. Checked before the model
+  is built, so that a hopeless resume fails at once."""
   try:
     latest, skipped = newest_intact_checkpoint(config.train_logdir)
   except FileNotFoundError:
-    latest, skipped = None, []
+    return None
+  if skipped:
+    logging.warning("resuming from %s, the newest intact checkpoint "
+                    "(skipped: %s)", latest, "; ".join(skipped))
+  return latest
+
+
+def _restore_or_initialize(config: TrainConfig, trainer: Trainer,
+                           latest: Optional[str]) -> Optional[str]:
+  """Resumes from `latest` (see _resume_checkpoint), else initialises from
+  --tf_initial_checkpoint (if given). Returns the resumed prefix."""
   if latest:
-    if skipped:
-      logging.warning("resuming from %s, the newest intact checkpoint "
-                      "(skipped: %s)", latest, "; ".join(skipped))
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info("resuming from %s at step %d%s", latest,
                  int(trainer.step.numpy()),
