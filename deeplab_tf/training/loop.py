@@ -225,6 +225,10 @@ def train(config: TrainConfig, *, strategy=None,
   Raises:
     NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint
       stays the latest one).
+    LogdirLockedError: another training holds the logdir.
+    CorruptCheckpointError: no checkpoint of the logdir reads.
+    DataError: a shard of the split is truncated or corrupt (named).
+    OSError: the logdir cannot be written (read-only, full, a file).
   """
   if config.seed is not None:
     keras.utils.set_random_seed(config.seed)
