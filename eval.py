@@ -200,8 +200,10 @@ def main(argv):
   try:
     config = config_from_flags()
     result = evaluator.run(config)
-  except (ValueError, FileNotFoundError, FileExistsError) as e:
-    sys.exit("eval.py: %s" % e)
+  except (ValueError, OSError) as e:
+    sys.exit("eval.py: %s" % (
+        "cannot write %s: %s" % (e.filename, e.strerror)
+        if isinstance(e, OSError) and e.filename and e.strerror else e))
   print("mIoU %.4f  pixel accuracy %.4f  (step %s, %d images) -> %s"
         % (result["miou"], result["pixel_accuracy"], result["step"],
            result["num_images"],

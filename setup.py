@@ -29,6 +29,7 @@ setup(
         # importlib_resources without declaring it.
         "tensorflow-datasets>=4.9.10",
         "importlib_resources",
+        "simplejpeg>=1.7",  # strict JPEG checks in the dataset builders
     ],
     extras_require={
         "cpu": ["tensorflow-cpu==" + TF_VERSION],

@@ -133,6 +133,17 @@ def config_from_flags():
   return resolve.train_config_from_values(values)
 
 
+def os_error_line(error, logdir=None) -> str:
+  """One line for a user error; OSErrors (read-only or full disk, a file
+  where a directory belongs) name the path and the logdir."""
+  if isinstance(error, OSError) and error.strerror:
+    if logdir:
+      return "cannot write %s: %s (--train_logdir=%s)" % (
+          error.filename or logdir, error.strerror, logdir)
+    return "%s: %s" % (error.filename, error.strerror)
+  return str(error)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
@@ -143,14 +154,16 @@ def main(argv):
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices)
   from deeplab_tf.training import loop
+  from deeplab_tf.training.logdir_lock import LogdirLockedError
   try:
     config = config_from_flags()
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit("train.py: %s" % e)
+  except (ValueError, OSError) as e:
+    sys.exit("train.py: %s" % os_error_line(e))
   try:
     result = loop.train(config)
-  except loop.NonFiniteLossError as e:
-    sys.exit("train.py: %s" % e)
+  except (loop.NonFiniteLossError, LogdirLockedError, ValueError,
+          OSError) as e:
+    sys.exit("train.py: %s" % os_error_line(e, config.train_logdir))
   logging.info("done: step %d, loss %.4f, %.2f steps/s, %.1f images/s, "
                "checkpoint %s", result.step, result.loss, result.steps_per_sec,
                result.images_per_sec, result.checkpoint)

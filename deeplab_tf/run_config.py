@@ -121,9 +121,8 @@ def load_run_config(checkpoint_dir: str
   if not os.path.isdir(directory):
     if not tf.io.gfile.exists(checkpoint_dir + ".index"):
       raise FileNotFoundError(
-          "checkpoint_dir %s does not exist (neither a directory nor a "
-          "checkpoint prefix with %s.index): pass the train_logdir or one "
-          "of its ckpt-<step> prefixes" % (checkpoint_dir, checkpoint_dir))
+          "--checkpoint_dir=%s does not exist (neither a directory nor a "
+          "checkpoint prefix with a .index file)" % checkpoint_dir)
     directory = os.path.dirname(checkpoint_dir)
   path = os.path.join(directory, CONFIG_FILENAME)
   if not os.path.exists(path):
@@ -144,27 +143,28 @@ def load_run_config(checkpoint_dir: str
 
 
 def latest_checkpoint(checkpoint_dir_or_prefix: str) -> str:
-  """Resolves a directory to its newest checkpoint prefix (or checks one)."""
+  """Resolves a directory to its newest intact checkpoint prefix (newer,
+  unreadable ones are skipped with a warning), or checks a prefix."""
+  from deeplab_tf import checkpoint_integrity
   if tf.io.gfile.isdir(checkpoint_dir_or_prefix):
-    prefix = tf.train.latest_checkpoint(checkpoint_dir_or_prefix)
-    if prefix is None:
-      raise FileNotFoundError("no checkpoint in %s" % checkpoint_dir_or_prefix)
-    return prefix
-  if not tf.io.gfile.exists(checkpoint_dir_or_prefix + ".index"):
-    raise FileNotFoundError("checkpoint %s not found (no %s.index)"
-                            % (checkpoint_dir_or_prefix,
-                               checkpoint_dir_or_prefix))
+    return checkpoint_integrity.newest_intact_checkpoint(
+        checkpoint_dir_or_prefix)[0]
+  checkpoint_integrity.verify_checkpoint(checkpoint_dir_or_prefix)
   return checkpoint_dir_or_prefix
 
 
 def restore_model(model, checkpoint_dir_or_prefix: str) -> str:
   """Restores the model weights of a train.py checkpoint; returns the prefix.
 
-  Optimizer slots and the step are ignored; a model weight the checkpoint
-  lacks is an error.
+  A directory gives its newest intact checkpoint. Optimizer slots and the
+  step are ignored; a model weight the checkpoint lacks is an error.
   """
   prefix = latest_checkpoint(checkpoint_dir_or_prefix)
-  status = tf.train.Checkpoint(model=model).restore(prefix)
+  try:
+    status = tf.train.Checkpoint(model=model).restore(prefix)
+  except tf.errors.NotFoundError:
+    raise FileNotFoundError("checkpoint %s vanished while it was restored"
+                            % prefix) from None
   status.expect_partial()
   status.assert_existing_objects_matched()
   return prefix

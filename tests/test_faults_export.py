@@ -313,7 +313,7 @@ def test_cli_nonexistent_checkpoint_dir(tmp_path):
   assert not (tmp_path / "out").exists()
   # The library says the same (eval.py reads the run configuration too).
   with pytest.raises(FileNotFoundError,
-                     match="checkpoint_dir %s does not exist" % missing):
+                     match="--checkpoint_dir=%s does not exist" % missing):
     export_lib.run_export(export_lib.ExportConfig(str(missing), str(tmp_path)))
 
 

@@ -37,11 +37,11 @@ def test_other_datasets_start_from_the_paper(tmp_path):
   os8 = train_config_from_values(
       {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path),
        "output_stride": 8, "decoder_output_stride": ["none"],
-       "train_crop_size": ["321", "321"], "num_classes": 3}, False)
+       "train_crop_size": ["321", "321"], "num_classes": 23}, False)
   assert os8.model.atrous_rates == (12, 24, 36)
   assert os8.model.decoder_output_stride is None
-  assert os8.crop_size == (321, 321) and os8.num_classes == 3
-  assert len(os8.class_names) == 3
+  assert os8.crop_size == (321, 321) and os8.num_classes == 23
+  assert len(os8.class_names) == 23
 
 
 @pytest.mark.parametrize("values,match", [

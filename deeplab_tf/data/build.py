@@ -11,7 +11,7 @@ from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
 from deeplab_tf.data.label_map import load_label_map, write_label_map
 from deeplab_tf.data.registry import LABEL_MAP_FILENAME
-from deeplab_tf.data.writer import ExampleSource, SplitResult, write_split
+from deeplab_tf.data.writer import ExampleSource, SplitResult, stage_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +43,10 @@ def build_splits(output_dir: str, descriptor: DatasetDescriptor,
                  verbose: bool = True) -> Dict[str, SplitResult]:
   """Writes every split, then `label_map.json` describing the directory.
 
-  Each split is written atomically on its own; the first bad split stops
-  the build with a DataError listing its bad files.
+  All or nothing: every split is encoded into temporary files first; only
+  when all of them are good are they renamed to their final names (and
+  `label_map.json` rewritten), so a bad split leaves every previous split
+  and the label map as they were. A DataError lists the bad files.
   """
   if not splits:
     raise DataError("no splits to build")
@@ -52,14 +54,21 @@ def build_splits(output_dir: str, descriptor: DatasetDescriptor,
     if not sources:
       raise DataError("split %r has no examples; nothing written" % split)
   encoder = encoder or Encoder(descriptor)
-  results = {}
-  for split, sources in splits.items():
-    results[split] = write_split(output_dir, split, sources, encoder,
-                                 num_shards=num_shards,
-                                 num_workers=num_workers, verbose=verbose)
-  write_directory_label_map(output_dir, descriptor,
-                            {s: r.num_examples for s, r in results.items()})
-  return results
+  staged = []
+  try:
+    for split, sources in splits.items():
+      staged.append(stage_split(output_dir, split, sources, encoder,
+                                num_shards=num_shards,
+                                num_workers=num_workers, verbose=verbose))
+    for item in staged:
+      item.publish()
+    write_directory_label_map(output_dir, descriptor,
+                              {s.result.split: s.result.num_examples
+                               for s in staged})
+  finally:
+    for item in staged:
+      item.discard()
+  return {s.result.split: s.result for s in staged}
 
 
 def write_directory_label_map(output_dir: str, descriptor: DatasetDescriptor,

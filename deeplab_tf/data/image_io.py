@@ -10,12 +10,15 @@ import os
 from typing import Optional
 
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
 
 MASK_FORMATS = ("auto", "raw", "palette", "rgb")
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSING = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,13 +45,38 @@ def _open(path: str, what: str) -> Image.Image:
   return image
 
 
+def check_jpeg_strictly(data: bytes, where: str):
+  """DataError when a JPEG decodes only with libjpeg warnings (garbage or
+  a gap in the entropy-coded data: PIL and TensorFlow decode such files
+  silently into damaged pixels)."""
+  try:
+    colorspace = simplejpeg.decode_jpeg_header(data)[2]
+    simplejpeg.decode_jpeg(
+        data, strict=True, colorspace={"Gray": "GRAY", "CMYK": "CMYK",
+                                       "YCCK": "CMYK"}.get(colorspace, "RGB"))
+  except ValueError as e:
+    raise DataError("%s is a corrupt JPEG (%s); re-export or remove it"
+                    % (where, e)) from None
+
+
+def exif_orientation(image: Image.Image) -> int:
+  """The EXIF orientation tag (1 = as stored) of a PIL image."""
+  try:
+    return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+  except Exception:  # pylint: disable=broad-except
+    return 1
+
+
 def read_image(path: str):
   """Returns (bytes, 'jpeg'|'png', height, width) of an image file.
 
   JPEG and PNG files are stored byte for byte, like the reference; other
-  formats are re-encoded as PNG.
+  formats are re-encoded as PNG. JPEGs are decoded strictly.
   """
   image = _open(path, "image")
+  if (image.format or "").lower() == "jpeg":
+    with open(path, "rb") as f:
+      check_jpeg_strictly(f.read(), "image file %s" % path)
   if image.mode not in ("RGB", "RGBA", "L", "P", "LA", "I;16", "I", "CMYK"):
     raise DataError("image file %s has unsupported mode %s"
                     % (path, image.mode))
@@ -166,9 +194,20 @@ def encode_pair(image_path: str, label_path: str, filename: str,
   image_bytes, fmt, height, width = read_image(image_path)
   ids = read_mask(label_path, descriptor, mask_format, id_map)
   if ids.shape != (height, width):
-    raise DataError("image %s is %dx%d but label %s is %dx%d (HxW)"
+    hint = ""
+    if ids.shape == (width, height):
+      with Image.open(image_path) as image:
+        orientation = exif_orientation(image)
+      if orientation in _TRANSPOSING:
+        hint = ("; the image has EXIF orientation %d (viewers show it "
+                "rotated, as %dx%d) and the label seems drawn on the "
+                "displayed image, but decoders (TensorFlow's included) use "
+                "the stored pixels: save the image with its rotation applied"
+                " (PIL ImageOps.exif_transpose) or rotate the label back"
+                % (orientation, width, height))
+    raise DataError("image %s is %dx%d but label %s is %dx%d (HxW)%s"
                     % (image_path, height, width, label_path, ids.shape[0],
-                       ids.shape[1]))
+                       ids.shape[1], hint))
   histogram = np.bincount(ids.ravel(), minlength=256)
   check_label_values(histogram, descriptor, "label file %s" % label_path)
   return EncodedPair(image_bytes, fmt, filename, height, width,

@@ -14,7 +14,7 @@ import tensorflow as tf
 from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
-from deeplab_tf.data.image_io import format_values
+from deeplab_tf.data.image_io import check_jpeg_strictly, format_values
 from deeplab_tf.data.input_pipeline import list_split_files
 
 
@@ -67,6 +67,8 @@ def _decode(features, name):
     return features.feature[key]
   image_bytes = value(schema.IMAGE_ENCODED).bytes_list.value[0]
   label_bytes = value(schema.LABEL_ENCODED).bytes_list.value[0]
+  if image_bytes[:2] == b"\xff\xd8":  # JPEG: TensorFlow only warns
+    check_jpeg_strictly(image_bytes, "%s: image" % name)
   try:
     image = tf.io.decode_image(image_bytes, channels=3,
                                expand_animations=False)

@@ -5,7 +5,8 @@ writes them in order, shard after shard, into temporary files that are
 renamed to `{split}-NNNNN-of-NNNNN.tfrecord` only once every example of the
 split has been encoded without error. An interrupted or failed build
 therefore never leaves a truncated shard under a final name, and a rebuild
-replaces the previous shards of the split as a whole.
+replaces the previous shards of the split as a whole. `stage_split` stops
+before the renames so that several splits are published together.
 """
 
 import dataclasses
@@ -72,6 +73,28 @@ def _remove_temporaries(output_dir: str, split: str):
     os.remove(path)
 
 
+@dataclasses.dataclass
+class StagedSplit:
+  """A split encoded into temporary files, not yet under its final names."""
+  output_dir: str
+  result: SplitResult
+  temps: List[str]
+
+  def publish(self):
+    """Renames the temporary shards to their final names and removes the
+    split's previous shards that are not among them."""
+    for temp, final in zip(self.temps, self.result.files):
+      os.replace(temp, final)
+    for stale in schema.split_files(self.output_dir, self.result.split):
+      if stale not in self.result.files:
+        os.remove(stale)
+
+  def discard(self):
+    for temp in self.temps:
+      if os.path.exists(temp):
+        os.remove(temp)
+
+
 def write_split(output_dir: str, split: str, sources: Sequence,
                 encode_fn: Callable, *, num_shards: int = 4,
                 num_workers: Optional[int] = None,
@@ -93,12 +116,30 @@ def write_split(output_dir: str, split: str, sources: Sequence,
     DataError: empty split, or every bad example (all are listed); nothing
       is written under a final name then.
   """
+  staged = stage_split(output_dir, split, sources, encode_fn,
+                       num_shards=num_shards, num_workers=num_workers,
+                       verbose=verbose)
+  try:
+    staged.publish()
+  finally:
+    staged.discard()
+  return staged.result
+
+
+def stage_split(output_dir: str, split: str, sources: Sequence,
+                encode_fn: Callable, *, num_shards: int = 4,
+                num_workers: Optional[int] = None,
+                verbose: bool = True) -> StagedSplit:
+  """Like `write_split`, but leaves the shards in temporary files; the
+  caller publishes (or discards) them, so several splits can be published
+  together once all of them are good."""
   if not sources:
     raise DataError("split %r has no examples; nothing written" % split)
   os.makedirs(output_dir, exist_ok=True)
   _remove_temporaries(output_dir, split)
   num_shards = max(1, min(num_shards, len(sources)))
   per_shard = int(math.ceil(len(sources) / num_shards))
+  num_shards = int(math.ceil(len(sources) / per_shard))  # none left empty
   finals = [schema.shard_filename(output_dir, split, i, num_shards)
             for i in range(num_shards)]
   temps = ["%s.tmp-%d" % (f, os.getpid()) for f in finals]
@@ -112,6 +153,7 @@ def write_split(output_dir: str, split: str, sources: Sequence,
                                     unit_name="example")
   errors, histogram = [], np.zeros(256, np.int64)
   writer, shard = None, -1
+  done = False
   try:
     for index, (pair, error) in enumerate(
         _results(encode_fn, list(sources), num_workers)):
@@ -139,13 +181,11 @@ def write_split(output_dir: str, split: str, sources: Sequence,
       raise DataError("split %r: %d bad example(s), nothing written:\n  %s%s"
                       % (split, len(errors), shown,
                          "\n  ... and %d more" % more if more > 0 else ""))
-    for temp, final in zip(temps, finals):
-      os.replace(temp, final)
+    done = True
   finally:
     if writer is not None:
       writer.close()
-    _remove_temporaries(output_dir, split)
-  for stale in schema.split_files(output_dir, split):
-    if stale not in finals:
-      os.remove(stale)
-  return SplitResult(split, len(sources), finals, histogram)
+    if not done:
+      _remove_temporaries(output_dir, split)
+  return StagedSplit(output_dir, SplitResult(split, len(sources), finals,
+                                             histogram), temps)

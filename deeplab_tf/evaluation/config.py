@@ -134,6 +134,9 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
     opts = opts.replace(crop_size=tuple(overrides["eval_crop_size"]))
   dataset_dir = overrides.get("dataset_dir") or dataset.get("dataset_dir", "")
   source = _tfds_source(dataset, overrides)
+  if source is None:
+    check_dataset_dir_matches(dataset_dir, dataset, opts.num_classes,
+                              checkpoint_dir)
   return EvalConfig(
       model=opts, checkpoint_dir=checkpoint_dir, eval_logdir=eval_logdir,
       dataset=dataset.get("name", ""), dataset_dir=dataset_dir,
@@ -167,3 +170,28 @@ def _tfds_source(dataset: Dict[str, Any], overrides: Dict[str, Any]):
   if overrides.get("tfds_data_dir"):
     source = dataclasses.replace(source, data_dir=overrides["tfds_data_dir"])
   return source
+def check_dataset_dir_matches(dataset_dir: str, dataset: Dict[str, Any],
+                              num_classes: int, checkpoint_dir: str):
+  """ValueError naming both when `dataset_dir`'s label_map.json describes
+  other classes than the checkpoint's (another dataset's records)."""
+  import os  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import LABEL_MAP_FILENAME, get_dataset_descriptor
+  path = os.path.join(dataset_dir or "", LABEL_MAP_FILENAME)
+  if not dataset_dir or not os.path.isfile(path):
+    return
+  try:
+    found = get_dataset_descriptor(path)
+  except ValueError as e:  # DataError
+    raise ValueError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
+  ignore = int(dataset.get("ignore_label", found.ignore_label))
+  names = tuple(dataset.get("class_names") or found.class_names)
+  generic = all(n == "class_%d" % i for i, n in enumerate(names))  # --num_classes
+  if (found.ignore_label != ignore or found.num_classes > num_classes
+      or (not generic and names[:found.num_classes] != found.class_names)):
+    raise ValueError(
+        "--dataset_dir=%s holds dataset %s (%d classes, ignore label %d, %s) "
+        "but the checkpoint in %s was trained on dataset %s (%d classes, "
+        "ignore label %d); evaluate it on its own dataset's records"
+        % (dataset_dir, found.name, found.num_classes, found.ignore_label,
+           path, checkpoint_dir, dataset.get("name", "?"), num_classes,
+           ignore))

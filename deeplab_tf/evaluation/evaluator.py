@@ -22,8 +22,9 @@ from deeplab_tf.evaluation.config import EvalConfig
 from deeplab_tf.evaluation.visualizer import Visualizer
 from deeplab_tf.inference import predict_labels
 from deeplab_tf.model import build_model
-from deeplab_tf.run_config import (atomic_write_text, latest_checkpoint,
-                                   restore_model)
+from deeplab_tf.checkpoint_integrity import CorruptCheckpointError
+from deeplab_tf.data.shard_check import record_read_error
+from deeplab_tf.run_config import atomic_write_text, restore_model
 from deeplab_tf.tensorboard import write_scalar
 
 METRICS_FILENAME = "metrics.json"
@@ -64,6 +65,10 @@ class Evaluator:
       confusion = metrics.confusion_matrix(
           labels, predictions, config.num_classes, config.ignore_label,
           mask=region)
+      out_of_range = tf.logical_and(region, tf.logical_and(
+          tf.not_equal(labels, config.ignore_label),
+          tf.logical_or(labels < 0, labels >= config.num_classes)))
+      num_out_of_range = tf.math.count_nonzero(out_of_range, dtype=tf.int64)
       if config.trimap_widths:
         trimaps = boundary.trimap_confusions(
             labels, predictions, num_classes=config.num_classes,
@@ -72,7 +77,7 @@ class Evaluator:
       else:
         trimaps = tf.zeros([0, config.num_classes, config.num_classes],
                            tf.int64)
-      return predictions, confusion, trimaps
+      return predictions, confusion, trimaps, num_out_of_range
 
     self._score = score
 
@@ -92,17 +97,31 @@ class Evaluator:
     trimaps = np.zeros((len(config.trimap_widths), c, c), np.int64)
     visualizer = (Visualizer(config) if config.vis_logdir else None)
     num_images, start = 0, time.time()
-    for batch in dataset:
-      predictions, batch_confusion, batch_trimaps = self._score(
-          batch["image"], batch["label"], batch["height"], batch["width"])
-      confusion += batch_confusion.numpy()
-      trimaps += batch_trimaps.numpy()
-      if visualizer is not None:
-        visualizer.add_batch(batch, predictions.numpy())
-      num_images += int(batch["image"].shape[0])
+    out_of_range = 0
+    try:
+      for batch in dataset:
+        predictions, batch_confusion, batch_trimaps, bad = self._score(
+            batch["image"], batch["label"], batch["height"], batch["width"])
+        confusion += batch_confusion.numpy()
+        trimaps += batch_trimaps.numpy()
+        out_of_range += int(bad)
+        if visualizer is not None:
+          visualizer.add_batch(batch, predictions.numpy())
+        num_images += int(batch["image"].shape[0])
+    except tf.errors.DataLossError as e:
+      raise record_read_error(config.dataset_dir, config.eval_split,
+                              e) from None
     if num_images == 0:
       raise ValueError("--eval_split=%s of %s has no images"
                        % (config.eval_split, config.data_source))
+    if out_of_range:
+      raise ValueError(
+          "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
+          "and not the ignore label %d of the checkpoint's dataset %s; these "
+          "records belong to another dataset (pass the checkpoint's data as "
+          "--dataset_dir)" % (config.dataset_dir, out_of_range,
+                              config.eval_split, config.num_classes,
+                              config.ignore_label, config.dataset))
     result = metrics.metrics_from_confusion(confusion, config.class_names)
     result.update({
         "step": step, "checkpoint": prefix, "dataset": config.dataset,
@@ -148,14 +167,19 @@ def run(config: EvalConfig) -> Dict:
   """
   evaluator = Evaluator(config)
   if config.max_number_of_evaluations == 1:
-    result = evaluator.evaluate(latest_checkpoint(config.checkpoint_dir))
+    result = evaluator.evaluate(config.checkpoint_dir)
     logging.info("%s", metrics.format_metrics(result, _title(result)))
     return result
   result, count = None, 0
   for prefix in tf.train.checkpoints_iterator(
       config.checkpoint_dir, min_interval_secs=config.eval_interval_secs,
       timeout=config.eval_timeout_secs):
-    result = evaluator.evaluate(prefix)
+    try:
+      result = evaluator.evaluate(prefix)
+    except (FileNotFoundError, CorruptCheckpointError) as e:
+      # Rotated away by max_to_keep, or unreadable: wait for the next one.
+      logging.warning("skipping checkpoint %s: %s", prefix, e)
+      continue
     count += 1
     logging.info("%s", metrics.format_metrics(result, _title(result)))
     if config.max_number_of_evaluations and (

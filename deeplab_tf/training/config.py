@@ -140,6 +140,11 @@ class TrainConfig:
     check(self.mixed_precision in MIXED_PRECISION,
           "--mixed_precision=%r: choose one of %s"
           % (self.mixed_precision, ", ".join(MIXED_PRECISION)))
+    check(min(self.crop_size) >= self.model.output_stride,
+          "--train_crop_size=%d,%d is smaller than --output_stride=%d: the "
+          "network would see less than one feature pixel; use a larger crop "
+          "(the paper uses 513,513)" % (self.crop_size
+                                       + (self.model.output_stride,)))
     check(self.train_batch_size >= 1,
           "--train_batch_size=%d must be >= 1" % self.train_batch_size)
     check(self.training_number_of_steps >= 1,

@@ -19,12 +19,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
+                                             remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
+from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.evaluation.metrics import confusion_matrix
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import load_run_config, save_run_config
 from deeplab_tf.training import checkpoints, losses, schedules
 from deeplab_tf.training.config import TrainConfig
+from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import (is_chief, make_strategy,
                                          mixed_precision)
 from deeplab_tf.training.summaries import Progress, TrainSummaries
@@ -229,19 +233,44 @@ def train(config: TrainConfig, *, strategy=None,
   Raises:
     NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint
       stays the latest one).
+    LogdirLockedError: another training holds the logdir.
+    CorruptCheckpointError: no checkpoint of the logdir reads.
+    DataError: a shard of the split is truncated or corrupt (named).
+    OSError: the logdir cannot be written (read-only, full, a file).
   """
   if config.seed is not None:
     keras.utils.set_random_seed(config.seed)
   strategy = strategy or make_strategy(config.strategy, config.tpu)
   chief = is_chief(strategy)
-  os.makedirs(config.train_logdir, exist_ok=True)
+  prepare_logdir(config.train_logdir)
+  lock = LogdirLock(config.train_logdir).acquire() if chief else None
+  try:
+    if chief:
+      remove_stale_temporaries(config.train_logdir)
+    return _train(config, strategy, chief, dataset_fn)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def prepare_logdir(logdir: str):
+  """Creates the logdir; OSError with one clear line when it cannot be."""
+  if os.path.exists(logdir) and not os.path.isdir(logdir):
+    raise NotADirectoryError(
+        "--train_logdir=%s is a file, not a directory; pass a directory"
+        % logdir)
+  os.makedirs(logdir, exist_ok=True)
+
+
+def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   check_saved_config(config)
+  latest = _resume_checkpoint(config)
   trainer = Trainer(config, strategy)
   directory = _worker_dir(config, strategy)
   manager = tf.train.CheckpointManager(
       trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
       checkpoint_name=CHECKPOINT_NAME)
-  resumed_from = _restore_or_initialize(config, trainer)
+  resumed_from = _restore_or_initialize(config, trainer, latest)
   if chief:
     save_run_config(config.train_logdir, config.model,
                     dataset_section(config), config.to_dict())
@@ -259,10 +288,16 @@ def train(config: TrainConfig, *, strategy=None,
                       config.train_batch_size)
   last_save = last_summary = time.time()
   loss = float("nan")
-  saved = manager.latest_checkpoint
+  saved = resumed_from  # not manager.latest_checkpoint: it may be corrupt
   iterator = iter(dataset)
   while step < config.training_number_of_steps:
-    out = trainer.train_step(next(iterator))
+    try:
+      batch = next(iterator)
+    except tf.errors.DataLossError as e:
+      summaries.flush()
+      raise record_read_error(config.dataset_dir, config.train_split,
+                              e) from None
+    out = trainer.train_step(batch)
     step += 1
     loss = float(out["loss"])
     if not math.isfinite(loss):
@@ -312,7 +347,12 @@ def train(config: TrainConfig, *, strategy=None,
 
 
 def _save(manager, step: int, chief: bool, directory: str) -> str:
-  path = manager.save(checkpoint_number=step)
+  try:
+    path = manager.save(checkpoint_number=step)
+  except tf.errors.OpError as e:  # full disk, read-only or vanished logdir
+    raise OSError("cannot write checkpoint %d to %s: %s; the last good "
+                  "checkpoint is %s" % (step, directory, e.message,
+                                        manager.latest_checkpoint)) from None
   if chief:
     logging.info("saved checkpoint %s", path)
   else:
@@ -320,11 +360,24 @@ def _save(manager, step: int, chief: bool, directory: str) -> str:
   return path
 
 
-def _restore_or_initialize(config: TrainConfig, trainer: Trainer
-                           ) -> Optional[str]:
-  """Resumes from the newest checkpoint in train_logdir, else initialises
-  from --tf_initial_checkpoint (if given). Returns the resumed prefix."""
-  latest = tf.train.latest_checkpoint(config.train_logdir)
+def _resume_checkpoint(config: TrainConfig) -> Optional[str]:
+  """The newest intact checkpoint of train_logdir (None if there is none);
+  CorruptCheckpointError when none of them reads. Checked before the model
+  is built, so that a hopeless resume fails at once."""
+  try:
+    latest, skipped = newest_intact_checkpoint(config.train_logdir)
+  except FileNotFoundError:
+    return None
+  if skipped:
+    logging.warning("resuming from %s, the newest intact checkpoint "
+                    "(skipped: %s)", latest, "; ".join(skipped))
+  return latest
+
+
+def _restore_or_initialize(config: TrainConfig, trainer: Trainer,
+                           latest: Optional[str]) -> Optional[str]:
+  """Resumes from `latest` (see _resume_checkpoint), else initialises from
+  --tf_initial_checkpoint (if given). Returns the resumed prefix."""
   if latest:
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info("resuming from %s at step %d%s", latest,

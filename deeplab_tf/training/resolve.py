@@ -58,12 +58,47 @@ def parse_decoder_output_stride(value) -> Optional[int]:
 
 
 def dataset_name(values: Dict[str, Any]) -> str:
+  """The dataset the flags name: --dataset, else the --dataset_dir's
+  label_map.json, else (no dataset flag at all) the embedded 'synthetic'.
+
+  Raises ValueError for a --dataset_dir that does not exist, or that holds
+  no label_map.json when --dataset is not given (the synthetic data is never
+  written into a user directory).
+  """
+  directory = values.get("dataset_dir")
+  if directory and not os.path.isdir(directory):
+    raise ValueError("--dataset_dir=%s does not exist or is not a directory"
+                     % directory)
   if values.get("dataset"):
     return values["dataset"]
-  directory = values.get("dataset_dir")
-  if directory and os.path.isfile(os.path.join(directory, LABEL_MAP_FILENAME)):
+  if not directory:
+    return "synthetic"
+  if os.path.isfile(os.path.join(directory, LABEL_MAP_FILENAME)):
     return directory
-  return "synthetic"
+  raise ValueError(
+      "--dataset_dir=%s has no %s, so its classes are unknown: pass "
+      "--dataset=<built-in name or label-map file> (or add %s)"
+      % (directory, LABEL_MAP_FILENAME, LABEL_MAP_FILENAME))
+
+
+def check_dataset_dir_label_map(descriptor, dataset_dir: str):
+  """A dataset_dir's own label_map.json must agree with --dataset."""
+  path = os.path.join(dataset_dir, LABEL_MAP_FILENAME)
+  if not os.path.isfile(path):
+    return
+  try:
+    found = get_dataset_descriptor(path)
+  except Exception as e:  # DataError
+    raise ValueError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
+  if (found.num_classes, found.ignore_label) != (descriptor.num_classes,
+                                                  descriptor.ignore_label):
+    raise ValueError(
+        "--dataset=%s has %d classes (ignore label %d) but --dataset_dir=%s "
+        "holds records of %s with %d classes (ignore label %d, %s); pass the "
+        "matching --dataset or --dataset_dir"
+        % (descriptor.name, descriptor.num_classes, descriptor.ignore_label,
+           dataset_dir, found.name, found.num_classes, found.ignore_label,
+           path))
 
 
 def model_options(values: Dict[str, Any], preset: Dict[str, Any],
@@ -105,7 +140,8 @@ def train_config_from_values(values: Dict[str, Any],
   values = dict(values)
   name = dataset_name(values)
   preset = defaults.defaults_for(name)
-  if name == "synthetic" and not values.get("dataset_dir"):
+  embedded = name == "synthetic" and not values.get("dataset_dir")
+  if embedded:
     values["dataset_dir"] = defaults.SYNTHETIC_DATA_DIR
   tfds = tfds_source.is_tfds(name)
   stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
@@ -114,7 +150,8 @@ def train_config_from_values(values: Dict[str, Any],
                      "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ValueError("--dataset_dir is required for --dataset=%s" % name)
-  if name == "synthetic" and prepare_data:
+  if embedded and prepare_data:
+    # Only the embedded default writes data, and only to its own location.
     defaults.ensure_synthetic_dataset(values["dataset_dir"],
                                       seed=values.get("seed") or 0)
   try:
@@ -123,8 +160,17 @@ def train_config_from_values(values: Dict[str, Any],
                   else get_dataset_descriptor(name))
   except Exception as e:  # DataError
     raise ValueError("--dataset=%s: %s" % (name, e)) from None
+  if not embedded and name != values["dataset_dir"]:
+    check_dataset_dir_label_map(descriptor, values["dataset_dir"])
   num_classes = descriptor.num_classes
   class_names, colormap = descriptor.class_names, descriptor.colormap
+  if values.get("num_classes") and values["num_classes"] < num_classes:
+    raise ValueError(
+        "--num_classes=%d is smaller than the %d classes of dataset %s: "
+        "labels %d-%d would be silently ignored; drop --num_classes or "
+        "relabel the data with a label map of %d classes"
+        % (values["num_classes"], num_classes, descriptor.name,
+           values["num_classes"], num_classes - 1, values["num_classes"]))
   if values.get("num_classes") and values["num_classes"] != num_classes:
     num_classes = int(values["num_classes"])
     logging.warning("--num_classes=%d overrides the %d classes of dataset %s",
