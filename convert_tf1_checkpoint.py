@@ -17,6 +17,8 @@ once per rate). ImageNet backbone checkpoints: --backbone_only.
 
 from absl import app, flags
 
+from deeplab_tf import cli
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("tf1_checkpoint", None,
                     "TF1 checkpoint prefix (.../model.ckpt) or directory.")
@@ -77,4 +79,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

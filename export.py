@@ -24,7 +24,9 @@ import os
 import sys
 import tempfile
 
-from absl import app, flags, logging
+from absl import app, flags
+
+from deeplab_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
@@ -95,7 +97,6 @@ flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # TF's INFO chatter on saving
   if not FLAGS.export_dir:
     raise app.UsageError("--export_dir is required")
   if bool(FLAGS.checkpoint_dir) == bool(FLAGS.tf_initial_checkpoint):
@@ -146,4 +147,4 @@ def export(tmp_dir):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

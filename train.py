@@ -15,11 +15,12 @@ DeepLabv3+ on the CPU for a few minutes into runs/default; then
 """
 
 import logging
-import os
 import sys
 
 from absl import app
 from absl import flags
+
+from deeplab_tf import cli
 
 FLAGS = flags.FLAGS
 _P = "(default: the paper's, or the embedded run's for --dataset=synthetic)"
@@ -120,7 +121,6 @@ def config_from_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
-  logging.getLogger().setLevel(logging.INFO)
   import tensorflow as tf
   if FLAGS.num_cpu_devices:
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -136,11 +136,12 @@ def main(argv):
     result = loop.train(config)
   except loop.NonFiniteLossError as e:
     sys.exit("train.py: %s" % e)
+  if result.already_complete:
+    return  # the loop said so, with the step and the checkpoint
   logging.info("done: step %d, loss %.4f, %.2f steps/s, %.1f images/s, "
                "checkpoint %s", result.step, result.loss, result.steps_per_sec,
                result.images_per_sec, result.checkpoint)
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main)
+  cli.run(main)

@@ -13,10 +13,9 @@ Masks: raw-id PNGs, palette PNGs (index = id) or RGB colour PNGs mapped
 through the label map's colours (--mask_format, default: from the PNG mode).
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data.builders import build_folder, parse_split_lists
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
 from deeplab_tf.data.image_io import MASK_FORMATS
 
@@ -40,6 +39,7 @@ flags.mark_flags_as_required(["root", "dataset", "output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.builders import build_folder, parse_split_lists  # pylint: disable=g-import-not-at-top
   del argv
   run_or_exit(build_folder, FLAGS.root, FLAGS.output_dir, FLAGS.dataset,
               split_lists=run_or_exit(parse_split_lists, FLAGS.splits),
@@ -50,4 +50,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)
