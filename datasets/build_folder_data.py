@@ -1,6 +1,7 @@
 """Builds TFRecords from any folder of images + masks (CamVid, custom sets).
 
-  # SegNet's CamVid: list files of "image label" paths relative to --root
+  # SegNet's CamVid: list files of "image label" paths; relative to --root,
+  # or SegNet's own absolute /SegNet/CamVid/... (resolved under --root)
   python -m datasets.build_folder_data --root=.../camvid --dataset=camvid \
       --splits=train=train.txt,val=val.txt --output_dir=data/camvid
 
@@ -21,7 +22,9 @@ from deeplab_tf.data.image_io import MASK_FORMATS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("root", None, "Dataset root; list and folder paths are "
-                    "relative to it.")
+                    "relative to it (an absolute or foreign-prefixed list "
+                    "path, e.g. SegNet's /SegNet/CamVid/train/x.png, "
+                    "resolves by its longest suffix that exists under it).")
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
                     "file (classes, ids, colours, ignore label).")
 flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
