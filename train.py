@@ -96,7 +96,9 @@ flags.DEFINE_float("save_interval_secs", None, "Checkpoint period " + _P)
 flags.DEFINE_float("save_summaries_secs", None, "Image summary period.")
 flags.DEFINE_integer("log_steps", None, "Console/scalar period in steps.")
 flags.DEFINE_integer("max_to_keep", 5, "Checkpoints kept.")
-flags.DEFINE_integer("seed", None, "Seed for initialisation and data.")
+flags.DEFINE_integer("seed", None, "Seed for initialisation, data order and "
+                     "augmentation (default: 0 for the embedded run, else "
+                     "unseeded). Same seed, same CPU machine: the same run.")
 # Distribution.
 flags.DEFINE_enum("strategy", "one_device",
                   ["one_device", "mirrored", "multi_worker", "tpu"],
