@@ -66,11 +66,24 @@ class PlainFormatter(logging.Formatter):
     return text
 
 
+class LibraryFilter(logging.Filter):
+  """Drops library records (QUIET_LOGGERS) below ERROR. A handler filter,
+  because absl resets its logger's level whenever its verbosity flag is
+  set again (TensorFlow's SavedModel writer logs through it)."""
+
+  def filter(self, record):
+    if record.levelno >= logging.ERROR:
+      return True
+    return record.name.split(".")[0] not in QUIET_LOGGERS
+
+
 def setup_logging(verbosity: int = 0, stream=None):
   """Our lines at INFO, plain; library loggers only at `verbosity >= 1`."""
   root = logging.getLogger()
   handler = logging.StreamHandler(stream or sys.stderr)
   handler.setFormatter(PlainFormatter())
+  if verbosity < 1:
+    handler.addFilter(LibraryFilter())
   root.handlers = [handler]
   root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
   for name in QUIET_LOGGERS:

@@ -74,3 +74,30 @@ def test_redirected_train_log_is_our_plain_lines_only(tmp_path):
   lines = text.splitlines()
   assert lines and all(re.match(r"\d\d:\d\d:\d\d \S", l) for l in lines), text
   assert re.search(r"step 2/2 .* done: step 2, loss \d", " ".join(lines))
+
+
+def test_library_lines_stay_out_even_after_absl_resets_its_level():
+  import io  # pylint: disable=g-import-not-at-top
+  import logging  # pylint: disable=g-import-not-at-top
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  root = logging.getLogger()
+  saved = (list(root.handlers), root.level, absl_logging.get_verbosity(),
+           {n: logging.getLogger(n).level for n in cli.QUIET_LOGGERS})
+  stream = io.StringIO()
+  try:
+    cli.setup_logging(0, stream)
+    absl_logging.set_verbosity("info")  # what TF's SavedModel path triggers
+    absl_logging.info("Sharding callback duration: 5 microseconds")
+    logging.getLogger("tensorflow").warning("resize_bilinear is deprecated")
+    logging.info("step 1/2 ours")
+    logging.getLogger("tensorflow").error("a real TF error")
+  finally:
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    absl_logging.set_verbosity(saved[2])
+    for name, level in saved[3].items():
+      logging.getLogger(name).setLevel(level)
+  lines = stream.getvalue().splitlines()
+  assert len(lines) == 2, lines
+  assert re.fullmatch(r"\d\d:\d\d:\d\d step 1/2 ours", lines[0])
+  assert re.fullmatch(r"\d\d:\d\d:\d\d ERROR: a real TF error", lines[1])
