@@ -158,7 +158,7 @@ def main(argv):
            result["num_images"],
            os.path.join(config.eval_logdir, "metrics.json")))
   if config.vis_logdir:
-    print("visualisations of %d images (*_image, *_prediction, *_overlay, "
+    print("visualisations of %d image(s) (*_image, *_prediction, *_overlay, "
           "*_label.png%s) -> %s" % (
               result.get("visualized_images", 0),
               ", raw/*.png" if config.also_save_raw_predictions else "",
