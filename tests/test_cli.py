@@ -77,9 +77,10 @@ def test_redirected_train_log_is_our_plain_lines_only(tmp_path):
 
 
 def test_library_lines_stay_out_even_after_absl_resets_its_level():
-  import io  # pylint: disable=g-import-not-at-top
-  import logging  # pylint: disable=g-import-not-at-top
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  import io
+  import logging
+  from absl import logging as absl_logging
   root = logging.getLogger()
   saved = (list(root.handlers), root.level, absl_logging.get_verbosity(),
            {n: logging.getLogger(n).level for n in cli.QUIET_LOGGERS})
