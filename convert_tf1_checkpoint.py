@@ -20,6 +20,8 @@ in eval.py and export.py. ImageNet backbone checkpoints: --backbone_only.
 
 from absl import app, flags
 
+from deeplab_tf import cli
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("tf1_checkpoint", None,
                     "TF1 checkpoint prefix (.../model.ckpt) or directory.")
@@ -95,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -18,12 +18,13 @@ An authors' TF1 model-zoo checkpoint is evaluated directly with
     --model_variant=xception_65 --decoder_output_stride=4
 """
 
-import logging
 import os
 import sys
 
 from absl import app
 from absl import flags
+
+from deeplab_tf import cli
 
 FLAGS = flags.FLAGS
 
@@ -195,7 +196,6 @@ def config_from_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
-  logging.getLogger().setLevel(logging.INFO)
   from deeplab_tf.evaluation import evaluator
   try:
     config = config_from_flags()
@@ -208,8 +208,13 @@ def main(argv):
         % (result["miou"], result["pixel_accuracy"], result["step"],
            result["num_images"],
            os.path.join(config.eval_logdir, "metrics.json")))
+  if config.vis_logdir:
+    print("visualisations of %d image(s) (*_image, *_prediction, *_overlay, "
+          "*_label.png%s) -> %s" % (
+              result.get("visualized_images", 0),
+              ", raw/*.png" if config.also_save_raw_predictions else "",
+              os.path.abspath(config.vis_logdir)))
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main)
+  cli.run(main)

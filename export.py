@@ -24,7 +24,9 @@ import os
 import sys
 import tempfile
 
-from absl import app, flags, logging
+from absl import app, flags
+
+from deeplab_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
@@ -55,6 +57,11 @@ flags.DEFINE_enum("tflite_input_dtype", "uint8", ["uint8", "float32"],
                   "TFLite input type (RGB 0..255 either way).")
 flags.DEFINE_enum("tflite_outputs", "both", ["labels", "logits", "both"],
                   "TFLite outputs: int32 labels, native-stride logits.")
+flags.DEFINE_list("tflite_input_size", None, "Static TFLite input "
+                  "'height,width': the frames you will run (e.g. 361,481 "
+                  "for 480x360 video); default: the crop size. "
+                  "deeplab_tf.export.tflite_runner pads, resizes or tiles "
+                  "other sizes.")
 flags.DEFINE_string("dataset_dir", None, "TFRecords for int8 calibration and "
                     "parity images (default: the run configuration's).")
 # TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] reads the
@@ -129,7 +136,6 @@ def tfds_source_from_flags():
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # TF's INFO chatter on saving
   if not FLAGS.export_dir:
     raise app.UsageError("--export_dir is required")
   if bool(FLAGS.checkpoint_dir) == bool(FLAGS.tf_initial_checkpoint):
@@ -189,6 +195,7 @@ def export(tmp_dir):
         tflite_variants=tuple(FLAGS.tflite_variants),
         tflite_input_dtype=FLAGS.tflite_input_dtype,
         tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,
+        tflite_input_size=FLAGS.tflite_input_size,
         representative_split=FLAGS.representative_split,
         parity_split=FLAGS.parity_split,
         num_representative=FLAGS.num_representative,
@@ -210,4 +217,4 @@ def export(tmp_dir):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,11 +15,12 @@ DeepLabv3+ on the CPU for a few minutes into runs/default; then
 """
 
 import logging
-import os
 import sys
 
 from absl import app
 from absl import flags
+
+from deeplab_tf import cli
 
 FLAGS = flags.FLAGS
 _P = "(default: the paper's, or the embedded run's for --dataset=synthetic)"
@@ -108,7 +109,9 @@ flags.DEFINE_float("save_interval_secs", None, "Checkpoint period " + _P)
 flags.DEFINE_float("save_summaries_secs", None, "Image summary period.")
 flags.DEFINE_integer("log_steps", None, "Console/scalar period in steps.")
 flags.DEFINE_integer("max_to_keep", 5, "Checkpoints kept.")
-flags.DEFINE_integer("seed", None, "Seed for initialisation and data.")
+flags.DEFINE_integer("seed", None, "Seed for initialisation, data order and "
+                     "augmentation (default: 0 for the embedded run, else "
+                     "unseeded). Same seed, same CPU machine: the same run.")
 # Distribution.
 flags.DEFINE_enum("strategy", "one_device",
                   ["one_device", "mirrored", "multi_worker", "tpu"],
@@ -147,7 +150,6 @@ def os_error_line(error, logdir=None) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
-  logging.getLogger().setLevel(logging.INFO)
   import tensorflow as tf
   if FLAGS.num_cpu_devices:
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -164,11 +166,12 @@ def main(argv):
   except (loop.NonFiniteLossError, LogdirLockedError, ValueError,
           OSError) as e:
     sys.exit("train.py: %s" % os_error_line(e, config.train_logdir))
+  if result.already_complete:
+    return  # the loop said so, with the step and the checkpoint
   logging.info("done: step %d, loss %.4f, %.2f steps/s, %.1f images/s, "
                "checkpoint %s", result.step, result.loss, result.steps_per_sec,
                result.images_per_sec, result.checkpoint)
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main)
+  cli.run(main)

@@ -7,10 +7,9 @@
 `images/` + `annotations/` pair is built as --split.
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data.builders import build_ade20k
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
@@ -24,6 +23,7 @@ flags.mark_flags_as_required(["ade20k_root", "output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.builders import build_ade20k  # pylint: disable=g-import-not-at-top
   del argv
   run_or_exit(build_ade20k, FLAGS.ade20k_root, FLAGS.output_dir,
               flat_split=FLAGS.split, num_shards=FLAGS.num_shards,
@@ -31,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

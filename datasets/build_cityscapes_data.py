@@ -7,10 +7,9 @@ Labels: `*_gtFine_labelTrainIds.png` when present (--label_type=auto), else
 `*_gtFine_labelIds.png` converted with the official labelId -> trainId table.
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data.builders import build_cityscapes
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
@@ -27,6 +26,7 @@ flags.mark_flags_as_required(["cityscapes_root", "output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.builders import build_cityscapes  # pylint: disable=g-import-not-at-top
   del argv
   run_or_exit(build_cityscapes, FLAGS.cityscapes_root, FLAGS.output_dir,
               label_type=FLAGS.label_type,
@@ -35,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -1,6 +1,7 @@
 """Builds TFRecords from any folder of images + masks (CamVid, custom sets).
 
-  # SegNet's CamVid: list files of "image label" paths relative to --root
+  # SegNet's CamVid: list files of "image label" paths; relative to --root,
+  # or SegNet's own absolute /SegNet/CamVid/... (resolved under --root)
   python -m datasets.build_folder_data --root=.../camvid --dataset=camvid \
       --splits=train=train.txt,val=val.txt --output_dir=data/camvid
 
@@ -13,16 +14,17 @@ Masks: raw-id PNGs, palette PNGs (index = id) or RGB colour PNGs mapped
 through the label map's colours (--mask_format, default: from the PNG mode).
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data.builders import build_folder, parse_split_lists
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
 from deeplab_tf.data.image_io import MASK_FORMATS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("root", None, "Dataset root; list and folder paths are "
-                    "relative to it.")
+                    "relative to it (an absolute or foreign-prefixed list "
+                    "path, e.g. SegNet's /SegNet/CamVid/train/x.png, "
+                    "resolves by its longest suffix that exists under it).")
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
                     "file (classes, ids, colours, ignore label).")
 flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
@@ -40,6 +42,7 @@ flags.mark_flags_as_required(["root", "dataset", "output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.builders import build_folder, parse_split_lists  # pylint: disable=g-import-not-at-top
   del argv
   run_or_exit(build_folder, FLAGS.root, FLAGS.output_dir, FLAGS.dataset,
               split_lists=run_or_exit(parse_split_lists, FLAGS.splits),
@@ -50,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

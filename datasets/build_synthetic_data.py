@@ -3,11 +3,10 @@
   python -m datasets.build_synthetic_data --output_dir=data/synthetic
 """
 
-from absl import app
 from absl import flags
 
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
-from deeplab_tf.data.synthetic import write_synthetic_dataset
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
@@ -21,6 +20,7 @@ flags.mark_flags_as_required(["output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.synthetic import write_synthetic_dataset  # pylint: disable=g-import-not-at-top
   del argv
   size = [int(v) for v in FLAGS.image_size]
   run_or_exit(write_synthetic_dataset, FLAGS.output_dir,
@@ -31,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

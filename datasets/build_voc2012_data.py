@@ -7,10 +7,9 @@
 Palette PNGs in SegmentationClass become raw class ids (255 = void kept).
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data.builders import build_voc2012
+from deeplab_tf import cli
 from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
@@ -29,6 +28,7 @@ flags.mark_flags_as_required(["voc_root", "output_dir"])
 
 
 def main(argv):
+  from deeplab_tf.data.builders import build_voc2012  # pylint: disable=g-import-not-at-top
   del argv
   run_or_exit(build_voc2012, FLAGS.voc_root, FLAGS.output_dir,
               train_aug_label_dir=FLAGS.train_aug_label_dir,
@@ -37,4 +37,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

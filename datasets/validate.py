@@ -10,12 +10,11 @@ bad record, and exits with status 1 when anything is wrong.
 
 import sys
 
-from absl import app
 from absl import flags
 
+from deeplab_tf import cli
 from deeplab_tf.data import get_dataset_descriptor
 from deeplab_tf.data.errors import run_or_exit
-from deeplab_tf.data.validation import format_report, validate_split
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
@@ -43,6 +42,7 @@ def _validate_tfds():
 
 
 def main(argv):
+  from deeplab_tf.data.validation import format_report, validate_split  # pylint: disable=g-import-not-at-top
   del argv
   if (FLAGS.dataset or "").startswith("tfds:"):
     report = run_or_exit(_validate_tfds)
@@ -62,4 +62,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -139,9 +139,14 @@ def test_eval_cli_reads_config_and_rejects_conflicts(trained, tmp_path):
                          capture_output=True, text=True, timeout=300)
   assert other.returncode != 0
   assert "--dataset=cityscapes: the dataset comes from" in other.stderr
-  good = subprocess.run(base + ["--eval_scales=1.0,1.25"], cwd=REPO, env=env,
+  good = subprocess.run(base + ["--eval_scales=1.0,1.25",
+                                 "--vis_logdir=%s" % (tmp_path / "vis"),
+                                 "--vis_max_images=1"], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
   assert good.returncode == 0, good.stderr[-3000:]
   assert "mIoU" in good.stdout
+  assert "visualisations of 1 image(s) (*_image, *_prediction, *_overlay, " \
+         "*_label.png) -> %s" % (tmp_path / "vis") in good.stdout
+  assert len(list((tmp_path / "vis").glob("*_overlay.png"))) == 1
   assert json.loads((tmp_path / "metrics.json").read_text())[
       "eval_scales"] == [1.0, 1.25]

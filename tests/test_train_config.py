@@ -19,6 +19,8 @@ def test_no_flags_is_the_embedded_synthetic_run():
   assert config.model.decoder_output_stride == 4
   assert config.num_classes == 5 and config.ignore_label == 255
   assert config.batch_norm_decay == 0.99
+  assert config.seed == 0  # reproducible: the README's figure
+  assert train_config_from_values({"seed": 4}, prepare_data=False).seed == 4
 
 
 def test_other_datasets_start_from_the_paper(tmp_path):

@@ -133,7 +133,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
 
 
-def test_resume_and_model_mismatch(tmp_path):
+def test_resume_and_model_mismatch(tmp_path, caplog):
   images, labels = random_batch()
   loop.train(tiny_config(tmp_path, training_number_of_steps=3),
              dataset_fn=fixed_batches(images, labels))
@@ -141,6 +141,14 @@ def test_resume_and_model_mismatch(tmp_path):
                       dataset_fn=fixed_batches(images, labels))
   assert result.resumed_from.endswith("ckpt-3")
   assert result.step == 5 and result.checkpoint.endswith("ckpt-5")
+  assert not result.already_complete
+  with caplog.at_level("INFO"):  # a finished run re-run: says so, no "nan"
+    again = loop.train(tiny_config(tmp_path, training_number_of_steps=5),
+                       dataset_fn=fixed_batches(images, labels))
+  assert again.already_complete and again.step == 5
+  assert again.checkpoint.endswith("ckpt-5")
+  assert "training is already complete at step 5" in caplog.text
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-5")
   with pytest.raises(ValueError, match="num_classes"):
     loop.train(tiny_config(tmp_path, num_classes=4,
                            training_number_of_steps=6),

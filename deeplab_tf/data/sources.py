@@ -164,10 +164,12 @@ def folder_split(root: str, list_file: Optional[str] = None,
                  label_suffix: str = ".png") -> List[ExampleSource]:
   """One split of a generic image + mask folder.
 
-  A list file has one example per line: `image label` (paths relative to
-  `root`, as in SegNet's CamVid lists) or a bare stem resolved in
-  `image_dir` / `label_dir`. Without a list, every image in `image_dir`
-  is paired with the same-stem mask in `label_dir`.
+  A list file has one example per line: `image label` or a bare stem
+  resolved in `image_dir` / `label_dir`. Paths are relative to `root`;
+  absolute ones or ones with a foreign prefix (SegNet's own CamVid lists
+  read `/SegNet/CamVid/train/x.png`) resolve by `resolve_list_path`.
+  Without a list, every image in `image_dir` is paired with the same-stem
+  mask in `label_dir`.
   """
   require_dir(root, "--root")
   if list_file is None:
@@ -176,18 +178,53 @@ def folder_split(root: str, list_file: Optional[str] = None,
                           label_suffix)
   if not os.path.isabs(list_file) and not os.path.isfile(list_file):
     list_file = os.path.join(root, list_file)
-  sources = []
-  for row in read_list(list_file):
+  sources, unresolved = [], []
+  for number, row in enumerate(read_list(list_file), start=1):
     if len(row) >= 2:
-      image, label = (os.path.join(root, row[0].lstrip("/")),
-                      os.path.join(root, row[1].lstrip("/")))
+      try:
+        image, label = (resolve_list_path(root, row[0]),
+                        resolve_list_path(root, row[1]))
+      except DataError as e:
+        unresolved.append("line %d: %s" % (number, e))
+        continue
     else:
       stem = row[0]
       image = _find_image(os.path.join(root, image_dir or "images"), stem)
       label = os.path.join(root, label_dir or "masks", stem + label_suffix)
     sources.append(ExampleSource(
         image, label, os.path.splitext(os.path.basename(image))[0]))
+  if unresolved:
+    more = len(unresolved) - 5
+    raise DataError("%s: %d line(s) name files not found under --root %s:\n"
+                    "  %s%s" % (list_file, len(unresolved), root,
+                                "\n  ".join(unresolved[:5]),
+                                "\n  ... and %d more" % more if more > 0
+                                else ""))
   return sources
+
+
+def resolve_list_path(root: str, path: str) -> str:
+  """A list file's path as a file under `root`.
+
+  Tried in order: `root/path` (the relative form), then the path's ever
+  shorter suffixes under `root` (`/SegNet/CamVid/train/x.png` under
+  `root=.../CamVid` is `root/train/x.png`: the longest suffix that exists
+  wins), then `path` itself if it is an existing absolute path. Raises a
+  DataError naming every candidate tried.
+  """
+  parts = [p for p in path.replace("\\", "/").split("/")
+           if p not in ("", ".")]
+  tried = []
+  for start in range(len(parts)):
+    candidate = os.path.join(root, *parts[start:])
+    if os.path.isfile(candidate):
+      return candidate
+    tried.append(candidate)
+  if os.path.isabs(path) and os.path.isfile(path):
+    return path
+  raise DataError("%s not found; tried %s%s" % (
+      path, ", ".join(tried), " and %s itself" % path if os.path.isabs(path)
+      else ""))
 
 
 def _find_image(directory: str, stem: str) -> str:

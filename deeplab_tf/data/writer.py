@@ -15,6 +15,8 @@ import glob
 import math
 import multiprocessing
 import os
+import sys
+import time
 import traceback
 from typing import Callable, List, Optional, Sequence
 
@@ -25,6 +27,31 @@ from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.errors import DataError
 
 _MAX_ERRORS_SHOWN = 20
+
+
+class _PlainProgress:
+  """`  n/total examples` lines at most every `interval` seconds: what a
+  log file gets instead of Keras' bar (carriage returns, ANSI colours)."""
+
+  def __init__(self, total: int, interval: float = 10.0, stream=None):
+    self.total, self.interval = total, interval
+    self.stream = stream or sys.stdout
+    self._last = time.time()
+
+  def update(self, done: int):
+    now = time.time()
+    if done == self.total or now - self._last >= self.interval:
+      self._last = now
+      print("  %d/%d examples" % (done, self.total), file=self.stream,
+            flush=True)
+
+
+def _progress(total: int):
+  """Keras' progress bar on a terminal, plain lines otherwise."""
+  if sys.stdout.isatty():
+    import keras  # pylint: disable=g-import-not-at-top
+    return keras.utils.Progbar(total, interval=1.0, unit_name="example")
+  return _PlainProgress(total)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,11 +173,9 @@ def stage_split(output_dir: str, split: str, sources: Sequence,
   num_workers = num_workers or os.cpu_count() or 1
   progress = None
   if verbose:
-    import keras  # pylint: disable=g-import-not-at-top
     print("Building split %s: %d examples, %d shards"
-          % (split, len(sources), num_shards))
-    progress = keras.utils.Progbar(len(sources), interval=1.0,
-                                    unit_name="example")
+          % (split, len(sources), num_shards), flush=True)
+    progress = _progress(len(sources))
   errors, histogram = [], np.zeros(256, np.int64)
   writer, shard = None, -1
   done = False

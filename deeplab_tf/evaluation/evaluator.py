@@ -133,6 +133,8 @@ class Evaluator:
         "add_flipped_images": config.add_flipped_images,
         "seconds": round(time.time() - start, 3),
         "confusion_matrix": confusion.tolist()})
+    if visualizer is not None:
+      result["visualized_images"] = visualizer.count
     if config.trimap_widths:
       result["trimap"] = [
           {"width": w, "miou": metrics.metrics_from_confusion(

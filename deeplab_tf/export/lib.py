@@ -48,6 +48,8 @@ class ExportConfig:
     tflite_variants: which of tflite.VARIANTS.
     tflite_input_dtype: 'uint8' or 'float32' TFLite input (RGB 0..255).
     tflite_outputs: 'labels', 'logits' or 'both'.
+    tflite_input_size: static [height, width] of the TFLite input (the
+      deployment's frame size); None = the crop size.
     dataset_dir: TFRecords for the int8 calibration and the parity images;
       None = the run configuration's `dataset.dataset_dir` if it exists.
     tfds_source: a `tfds_source.TfdsSource` read instead of dataset_dir
@@ -74,6 +76,7 @@ class ExportConfig:
   tflite_variants: Tuple[str, ...] = tflite_lib.VARIANTS
   tflite_input_dtype: str = "uint8"
   tflite_outputs: str = "both"
+  tflite_input_size: Optional[Tuple[int, int]] = None
   dataset_dir: Optional[str] = None
   representative_split: str = "train"
   parity_split: str = "val"
@@ -100,6 +103,9 @@ class ExportConfig:
     if self.crop_size is not None:
       object.__setattr__(self, "crop_size",
                          tuple(int(v) for v in self.crop_size))
+    if self.tflite_input_size is not None:  # checked before anything runs
+      size, _ = tflite_lib.choose_input_size(self.tflite_input_size, (1, 1))
+      object.__setattr__(self, "tflite_input_size", size)
 
 
 def read_split(dataset_dir, split: str, count: int) -> List[Dict]:
@@ -315,7 +321,10 @@ def _tflite_spec(config: ExportConfig, variant: str, size):
 def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
                    report, log):
   """({variant: info}, {path: model bytes}): converted, checked, unwritten."""
-  size = opts.crop_size
+  size, why = tflite_lib.choose_input_size(config.tflite_input_size,
+                                           opts.crop_size)
+  report["tflite_input_size"] = {"size": list(size), "reason": why}
+  log("TFLite input %dx%d: %s" % (size + (why,)))
   mean = opts.mean_pixel
   representative = None
   if "int8" in config.tflite_variants:

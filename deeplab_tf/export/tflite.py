@@ -12,6 +12,10 @@ What the reference's TFLite path got wrong, and what is done here instead:
     fails loudly instead of producing a model that needs the Flex delegate,
     and `builtin_op_check` verifies the result.
 
+The input size is the deployment's (`choose_input_size`: --tflite_input_size,
+else the crop); `tflite_runner.TFLiteSegmenter` runs frames of any size
+through it (pad with the mean pixel, resize or tile).
+
 Outputs (TFLite signature `serving_default`): `semantic_predictions` int32
 [1, crop_h, crop_w] (corner-aligned upsampling + argmax inside) and/or
 `logits` float32 [1, h, w, classes] at the network's output stride (for
@@ -19,12 +23,13 @@ runtimes that prefer doing the argmax themselves, e.g. GPU delegates).
 """
 
 import dataclasses
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 
+from deeplab_tf.export import tflite_runner
 from deeplab_tf.layers import resize_align_corners
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -167,15 +172,27 @@ def make_interpreter(model: bytes, num_threads: int = 2,
   With `default_delegates=False` XNNPACK is not applied, so
   `_get_ops_details` lists the model's own ops instead of 'DELEGATE'.
   """
-  # pylint: disable=g-import-not-at-top
-  from ai_edge_litert import interpreter as litert
-  resolver = (litert.OpResolverType.AUTO if default_delegates else
-              litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-  interpreter = litert.Interpreter(
-      model_content=model, num_threads=num_threads,
-      experimental_op_resolver_type=resolver)
-  interpreter.allocate_tensors()
-  return interpreter
+  return tflite_runner.make_interpreter(model, num_threads, default_delegates)
+
+
+def choose_input_size(requested: Optional[Sequence[int]],
+                      crop_size: Sequence[int]) -> Tuple[Tuple[int, int], str]:
+  """(static TFLite input [height, width], why that size) for export."""
+  if requested:
+    try:
+      size = tuple(int(v) for v in requested)
+    except (TypeError, ValueError):
+      size = ()
+    if len(size) == 1:
+      size = size * 2
+    if len(size) != 2 or min(size) < 1:
+      raise ValueError("--tflite_input_size=%s must be 'height,width'"
+                       % ",".join(str(v) for v in requested))
+    return size, "--tflite_input_size"
+  size = tuple(int(v) for v in crop_size)
+  return size, ("the crop size (the run's training crop unless --crop_size); "
+                "larger frames are tiled or resized by TFLiteSegmenter, or "
+                "pass --tflite_input_size=H,W for your frame size")
 
 
 def op_names(model: bytes):
