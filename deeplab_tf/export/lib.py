@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import run_config
+from deeplab_tf import sliding_window as sliding_lib
+from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
 from deeplab_tf.export import saved_model as saved_model_lib
 from deeplab_tf.export import serving
@@ -54,6 +56,17 @@ class ExportConfig:
     num_parity: parity images.
     overwrite: replace an existing version / TFLite files.
     verify: run the parity checks.
+    fold_batch_norm: fold BatchNorm into the preceding convolutions of the
+      exported graphs (SavedModel, ONNX); checked against the unfolded
+      model.
+    precision: 'float32' or 'mixed_bfloat16' SavedModel graph.
+    onnx: also write `<export_dir>/deeplab_<variant>.onnx` (needs .[onnx]).
+    onnx_opset: ONNX opset of the conversion.
+    window_size: [height, width]: adds the `serving_sliding` signature
+      (sliding-window inference with this window); None = none.
+    window_stride: its stride; None = 2/3 of the window.
+    window_batch_size: windows run together in `serving_sliding`.
+    window_weighting: 'uniform' or 'gaussian'.
   """
   checkpoint_dir: str
   export_dir: str
@@ -74,6 +87,22 @@ class ExportConfig:
   num_parity: int = 4
   overwrite: bool = False
   verify: bool = True
+  fold_batch_norm: bool = True
+  precision: str = "float32"
+  onnx: bool = False
+  onnx_opset: int = 17
+  window_size: Optional[Tuple[int, int]] = None
+  window_stride: Optional[Tuple[int, int]] = None
+  window_batch_size: int = 1
+  window_weighting: str = "uniform"
+
+  @property
+  def sliding_window(self) -> Optional[sliding_lib.SlidingWindow]:
+    if self.window_size is None:
+      return None
+    return sliding_lib.SlidingWindow(
+        self.window_size, self.window_stride, self.window_batch_size,
+        self.window_weighting)
 
   def __post_init__(self):
     if self.padding not in PADDINGS:
@@ -90,6 +119,16 @@ class ExportConfig:
     if self.crop_size is not None:
       object.__setattr__(self, "crop_size",
                          tuple(int(v) for v in self.crop_size))
+    if self.precision not in optimize.PRECISIONS:
+      raise ValueError("precision %r: choose one of %s"
+                       % (self.precision, ", ".join(optimize.PRECISIONS)))
+    if self.window_size is None and self.window_stride is not None:
+      raise ValueError("window_stride needs window_size (the sliding "
+                       "window of the serving_sliding signature)")
+    window = self.sliding_window  # validates the window settings
+    if window is not None:
+      object.__setattr__(self, "window_size", window.window_size)
+      object.__setattr__(self, "window_stride", window.window_stride)
 
 
 def read_split(dataset_dir: str, split: str, count: int) -> List[Dict]:
@@ -151,12 +190,20 @@ def run_export(config: ExportConfig, log=print) -> Dict:
         "the int8 TFLite variant needs real images for calibration: pass "
         "--dataset_dir with %s-*.tfrecord files, or leave int8 out of "
         "--tflite_variants" % config.representative_split)
+  if config.onnx:
+    from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+    onnx_lib.check_available()  # before anything is written
+  window = config.sliding_window
+  if window is not None:
+    window.check_output_stride(opts.output_stride)
   pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
   version = config.version or saved_model_lib.default_version(prefix)
+  exported_model = optimize.serving_model(
+      opts, model, fold=config.fold_batch_norm, precision=config.precision)
   module = serving.DeepLabServingModule(
-      model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      exported_model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes, scales=config.inference_scales,
-      add_flipped_images=config.add_flipped_images)
+      add_flipped_images=config.add_flipped_images, sliding_window=window)
   config_path = os.path.join(
       config.checkpoint_dir if os.path.isdir(config.checkpoint_dir)
       else os.path.dirname(config.checkpoint_dir), run_config.CONFIG_FILENAME)
@@ -182,8 +229,25 @@ def run_export(config: ExportConfig, log=print) -> Dict:
     report["parity"]["saved_model"] = parity.check_saved_model(
         path, model, [s["image"] for s in samples], crop_size=pad_size,
         mean_pixel=opts.mean_pixel, scales=config.inference_scales,
-        add_flipped_images=config.add_flipped_images)
+        add_flipped_images=config.add_flipped_images,
+        bounds=(parity.BF16_BOUNDS if config.precision == "mixed_bfloat16"
+                else None))
+    images = [s["image"] for s in samples]
+    if config.fold_batch_norm:
+      float_folded = (exported_model if config.precision == "float32" else
+                      optimize.serving_model(opts, model, fold=True))
+      report["parity"]["fold_batch_norm"] = parity.check_folded(
+          float_folded, model, images, crop_size=pad_size,
+          mean_pixel=opts.mean_pixel)
+    if window is not None:
+      report["parity"]["saved_model_sliding"] = parity.check_sliding(
+          path, model, images, window=window, mean_pixel=opts.mean_pixel,
+          num_classes=opts.num_classes, scales=config.inference_scales,
+          add_flipped_images=config.add_flipped_images)
 
+  if config.onnx:
+    report["onnx"] = _export_onnx(config, opts, model, pad_size, samples,
+                                  report, log)
   if config.tflite:
     report["tflite"] = _export_tflite(config, opts, model, data_dir, samples,
                                       ignore_label, report, log)
@@ -231,6 +295,32 @@ def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
           model_bytes, spec, model, tflite_samples,
           num_classes=opts.num_classes, ignore_label=ignore_label)
   return files
+
+
+def _export_onnx(config, opts, model, pad_size, samples, report,
+                 log) -> Dict:
+  """Writes deeplab_<variant>.onnx (float32 graph) and checks it."""
+  from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+  path = os.path.join(config.export_dir, onnx_lib.filename(opts.model_variant))
+  if os.path.exists(path) and not config.overwrite:
+    raise FileExistsError("%s already exists (pass --overwrite)" % path)
+  module = serving.DeepLabServingModule(
+      optimize.serving_model(opts, model, fold=config.fold_batch_norm),
+      crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      num_classes=opts.num_classes, scales=config.inference_scales,
+      add_flipped_images=config.add_flipped_images)
+  model_bytes = onnx_lib.convert(module, config.onnx_opset)
+  saved_model_lib.atomic_write_bytes(path, model_bytes)
+  log("ONNX %s (%.2f MB)" % (path, len(model_bytes) / 1e6))
+  info = dict(onnx_lib.describe(model_bytes), path=path,
+              bytes=len(model_bytes))
+  if config.verify:
+    report["parity"]["onnx"] = parity.check_onnx(
+        onnx_lib.OnnxRunner(model_bytes), model,
+        [s["image"] for s in samples], crop_size=pad_size,
+        mean_pixel=opts.mean_pixel, scales=config.inference_scales,
+        add_flipped_images=config.add_flipped_images)
+  return info
 
 
 def _jsonable(config: ExportConfig) -> Dict:

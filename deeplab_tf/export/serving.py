@@ -17,16 +17,23 @@ the evaluation prediction. Two signatures (pattern of deeplab2's
   images of the request; outputs are padded to the largest image
   (`semantic_predictions` with -1, `semantic_probabilities` with 0) and
   `height` / `width` int32 [batch] give each image's own size.
+* `serving_sliding` (only when exported with a sliding window): uint8
+  `images` [batch, height, width, 3] of any size -> `semantic_predictions`
+  int32 [batch, height, width] by sliding-window inference
+  (`deeplab_tf.sliding_window`), so large images run in memory bounded by
+  the window, not the image.
 """
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import sliding_window as sliding_lib
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
+SERVING_SLIDING = "serving_sliding"
 LABEL_PADDING = -1
 
 
@@ -63,12 +70,16 @@ class DeepLabServingModule(tf.Module):
     num_classes: number of classes (for static output shapes).
     scales: inference scales (multi-scale inference); (1.0,) for one.
     add_flipped_images: also average over left-right flipped inputs.
+    sliding_window: a `sliding_window.SlidingWindow`; adds the
+      `serving_sliding` signature.
   """
 
   def __init__(self, native_model, *, crop_size: Tuple[int, int],
                mean_pixel: Sequence[float], num_classes: int,
                scales: Sequence[float] = (1.0,),
-               add_flipped_images: bool = False, name=None):
+               add_flipped_images: bool = False,
+               sliding_window: Optional[sliding_lib.SlidingWindow] = None,
+               name=None):
     super().__init__(name=name)
     # Only the underlying tf.Variables are tracked, not the Keras model:
     # tracking the model makes the SavedModel's TF1-style restore op (used
@@ -88,6 +99,11 @@ class DeepLabServingModule(tf.Module):
     self.serve_bytes = tf.function(
         self._serve_bytes, input_signature=[
             tf.TensorSpec([None], tf.string, name="image_bytes")])
+    self.sliding_window = sliding_window
+    if sliding_window is not None:
+      self.serve_sliding = tf.function(
+          self._serve_sliding, input_signature=[
+              tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
 
   @property
   def model(self):
@@ -96,8 +112,12 @@ class DeepLabServingModule(tf.Module):
 
   def signatures(self):
     """The {name: concrete function} dict for `tf.saved_model.save`."""
-    return {SERVING_DEFAULT: self.serve_images.get_concrete_function(),
-            SERVING_BYTES: self.serve_bytes.get_concrete_function()}
+    signatures = {
+        SERVING_DEFAULT: self.serve_images.get_concrete_function(),
+        SERVING_BYTES: self.serve_bytes.get_concrete_function()}
+    if self.sliding_window is not None:
+      signatures[SERVING_SLIDING] = self.serve_sliding.get_concrete_function()
+    return signatures
 
   # ------------------------------------------------------------ the graph
   def predict(self, images):
@@ -123,6 +143,15 @@ class DeepLabServingModule(tf.Module):
     labels, probabilities = self.predict(images)
     return {"semantic_predictions": labels,
             "semantic_probabilities": probabilities}
+
+  def _serve_sliding(self, images):
+    with tf.control_dependencies([_check_image_size(images)]):
+      images = tf.cast(images, tf.float32)
+    labels = sliding_lib.predict_sliding(
+        self.model, images, window=self.sliding_window,
+        mean_pixel=self.mean_pixel, num_classes=self.num_classes,
+        scales=self.scales, add_flipped_images=self.add_flipped_images)
+    return {"semantic_predictions": labels}
 
   def _serve_bytes(self, image_bytes):
     sizes = tf.map_fn(lambda s: tf.shape(decode_image(s))[:2], image_bytes,
