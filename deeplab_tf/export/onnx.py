@@ -67,8 +67,7 @@ def convert(module, opset: int = DEFAULT_OPSET) -> bytes:
   function = onnx_function(module)
   try:
     proto, _ = tf2onnx.convert.from_function(
-        function, input_signature=function.input_signature, opset=opset,
-        output_names=None)
+        function, input_signature=function.input_signature, opset=opset)
   except Exception as e:  # pylint: disable=broad-except
     raise ValueError("ONNX conversion (opset %d) failed: %s" % (opset, e)) \
         from e
