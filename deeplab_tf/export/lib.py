@@ -193,6 +193,11 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.onnx:
     from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
     onnx_lib.check_available()  # before anything is written
+    onnx_path = os.path.join(config.export_dir,
+                             onnx_lib.filename(opts.model_variant))
+    if os.path.exists(onnx_path) and not config.overwrite:
+      raise FileExistsError("%s already exists (pass --overwrite)"
+                            % onnx_path)
   window = config.sliding_window
   if window is not None:
     window.check_output_stride(opts.output_stride)
@@ -302,8 +307,6 @@ def _export_onnx(config, opts, model, pad_size, samples, report,
   """Writes deeplab_<variant>.onnx (float32 graph) and checks it."""
   from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
   path = os.path.join(config.export_dir, onnx_lib.filename(opts.model_variant))
-  if os.path.exists(path) and not config.overwrite:
-    raise FileExistsError("%s already exists (pass --overwrite)" % path)
   module = serving.DeepLabServingModule(
       optimize.serving_model(opts, model, fold=config.fold_batch_norm),
       crop_size=pad_size, mean_pixel=opts.mean_pixel,
