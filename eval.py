@@ -66,6 +66,17 @@ flags.DEFINE_list("eval_scales", ["1.0"], "Input scales, e.g. "
                   "0.5,0.75,1.0,1.25,1.5,1.75.")
 flags.DEFINE_boolean("add_flipped_images", False, "Also left-right flips.")
 flags.DEFINE_integer("eval_batch_size", 1, "Images per batch.")
+flags.DEFINE_enum("inference_mode", "whole", ["whole", "sliding"],
+                  "'whole': pad each image to the eval crop; 'sliding': "
+                  "overlapping windows (large images, memory bounded by the "
+                  "window), combined with eval_scales / flips per window.")
+flags.DEFINE_list("window_size", None, "Sliding window height,width "
+                  "(default: the eval crop).")
+flags.DEFINE_list("window_stride", None, "Sliding stride height,width "
+                  "(default: 2/3 of the window).")
+flags.DEFINE_integer("window_batch_size", 1, "Windows run together.")
+flags.DEFINE_enum("window_weighting", "uniform", ["uniform", "gaussian"],
+                  "Weight of overlapping window predictions.")
 flags.DEFINE_list("trimap_widths", [], "Boundary-band widths in pixels for "
                   "the trimap metric, e.g. 2,4,8,16,32.")
 flags.DEFINE_integer("max_number_of_evaluations", 1,
@@ -172,8 +183,15 @@ def config_from_flags():
     widths = tuple(int(w) for w in FLAGS.trimap_widths)
   except ValueError as e:
     raise ValueError("--eval_scales / --trimap_widths: %s" % e) from None
+  window = {"window_size": parse_crop_size(FLAGS.window_size, "window_size")
+            if FLAGS.window_size else None,
+            "window_stride": parse_crop_size(FLAGS.window_stride,
+                                             "window_stride")
+            if FLAGS.window_stride else None}
   return eval_config_from_checkpoint(
-      checkpoint_dir, eval_logdir,
+      checkpoint_dir, eval_logdir, inference_mode=FLAGS.inference_mode,
+      window_batch_size=FLAGS.window_batch_size,
+      window_weighting=FLAGS.window_weighting, **window,
       overrides={"output_stride": FLAGS.output_stride,
                  "atrous_rates": FLAGS.atrous_rates,
                  "dataset_dir": FLAGS.dataset_dir,

@@ -78,6 +78,23 @@ flags.DEFINE_string("parity_split", "val", "Parity-check split.")
 flags.DEFINE_integer("num_representative", 32, "Calibration images.")
 flags.DEFINE_integer("num_parity", 4, "Parity images.")
 flags.DEFINE_boolean("overwrite", False, "Replace existing outputs.")
+# Deployment beyond SavedModel / TFLite: ONNX, faster graphs, large images.
+flags.DEFINE_boolean("onnx", False, "Also write <export_dir>/deeplab_"
+                     "<variant>.onnx (needs pip install -e '.[onnx]').")
+flags.DEFINE_integer("onnx_opset", 17, "ONNX opset.")
+flags.DEFINE_boolean("fold_batch_norm", True, "Fold BatchNorm into the "
+                     "preceding convolutions of the exported graphs.")
+flags.DEFINE_enum("serving_precision", "float32",
+                  ["float32", "mixed_bfloat16"], "SavedModel compute "
+                  "precision (mixed_bfloat16: CPUs with AVX512-BF16/AMX).")
+flags.DEFINE_list("window_size", None, "height,width: add the "
+                  "serving_sliding signature (sliding-window inference for "
+                  "large images with memory bounded by the window).")
+flags.DEFINE_list("window_stride", None, "height,width step between windows "
+                  "(default 2/3 of the window).")
+flags.DEFINE_integer("window_batch_size", 1, "Windows run together.")
+flags.DEFINE_enum("window_weighting", "uniform", ["uniform", "gaussian"],
+                  "Weight of overlapping window predictions.")
 # The model of a --tf_initial_checkpoint (authors' flag names; unset ones are
 # the paper's xception_65, rates scaled to the stride, decoder 4, crop 513).
 # A train.py checkpoint brings its own configuration instead.
@@ -177,6 +194,18 @@ def check_paths():
   return None
 
 
+def _int_pair(values, name):
+  """'H,W' (or one value for both) -> (H, W); None stays None."""
+  if not values:
+    return None
+  try:
+    pair = [int(v) for v in values]
+  except ValueError:
+    raise ValueError("--%s=%s: expected integers height,width"
+                     % (name, ",".join(values))) from None
+  return tuple(pair * 2 if len(pair) == 1 else pair)
+
+
 def export(tmp_dir):
   """Builds the ExportConfig from the flags and runs the export; 0 or 1."""
   from deeplab_tf.export.lib import (  # pylint: disable=g-import-not-at-top
@@ -201,7 +230,14 @@ def export(tmp_dir):
         num_representative=FLAGS.num_representative,
         num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
         verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels,
-        tfds_source=tfds_source_from_flags())
+        tfds_source=tfds_source_from_flags(),
+        onnx=FLAGS.onnx, onnx_opset=FLAGS.onnx_opset,
+        fold_batch_norm=FLAGS.fold_batch_norm,
+        precision=FLAGS.serving_precision,
+        window_size=_int_pair(FLAGS.window_size, "window_size"),
+        window_stride=_int_pair(FLAGS.window_stride, "window_stride"),
+        window_batch_size=FLAGS.window_batch_size,
+        window_weighting=FLAGS.window_weighting)
     report = run_export(config)
   except (ValueError, OSError) as e:
     # A bad checkpoint, configuration or dataset, an export directory that

@@ -35,6 +35,7 @@ setup(
         "cpu": ["tensorflow-cpu==" + TF_VERSION],
         "gpu": ["tensorflow[and-cuda]==" + TF_VERSION],
         "tflite": ["ai-edge-litert>=2.0"],
+        "onnx": ["tf2onnx>=1.17", "onnxruntime>=1.20"],
         "test": ["pytest>=8", "ai-edge-litert>=2.0"],
     },
 )

@@ -4,9 +4,11 @@ the checkpoint plus the few things that may change at evaluation."""
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
+from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.config import ModelOptions
 from deeplab_tf.run_config import load_run_config
 
+INFERENCE_MODES = ("whole", "sliding")
 # Model flags that may differ from the saved configuration at evaluation.
 EVAL_OVERRIDABLE = ("output_stride", "atrous_rates")
 
@@ -34,6 +36,13 @@ class EvalConfig:
     eval_interval_secs, eval_timeout_secs: continuous mode polling.
     stop_at_step: continuous mode stops after evaluating this step.
     tfds_source: a `tfds_source.TfdsSource` read instead of dataset_dir.
+    inference_mode: 'whole' (pad each image to the crop, one pass) or
+      'sliding' (`deeplab_tf.sliding_window`: overlapping windows, memory
+      bounded by the window; combined with eval_scales / flips per window).
+    window_size: sliding window [height, width]; None = the eval crop.
+    window_stride: sliding stride; None = 2/3 of the window.
+    window_batch_size: windows run together.
+    window_weighting: 'uniform' or 'gaussian'.
   """
   model: ModelOptions
   checkpoint_dir: str
@@ -57,6 +66,20 @@ class EvalConfig:
   eval_timeout_secs: Optional[float] = None
   stop_at_step: Optional[int] = None
   tfds_source: Optional[Any] = None
+  inference_mode: str = "whole"
+  window_size: Optional[Tuple[int, int]] = None
+  window_stride: Optional[Tuple[int, int]] = None
+  window_batch_size: int = 1
+  window_weighting: str = "uniform"
+
+  @property
+  def sliding_window(self) -> Optional[sliding_lib.SlidingWindow]:
+    """The window of 'sliding' mode (None in 'whole' mode)."""
+    if self.inference_mode != "sliding":
+      return None
+    return sliding_lib.SlidingWindow(
+        self.window_size or self.model.crop_size, self.window_stride,
+        self.window_batch_size, self.window_weighting)
 
   def __post_init__(self):
     object.__setattr__(self, "eval_scales",
@@ -75,6 +98,24 @@ class EvalConfig:
       raise ValueError("--trimap_widths must be >= 1")
     if self.max_number_of_evaluations < 0:
       raise ValueError("--max_number_of_evaluations must be >= 0")
+    self._check_window()
+
+  def _check_window(self):
+    if self.inference_mode not in INFERENCE_MODES:
+      raise ValueError("--inference_mode=%s: choose one of %s"
+                       % (self.inference_mode, ", ".join(INFERENCE_MODES)))
+    if self.inference_mode == "whole":
+      if self.window_size is not None or self.window_stride is not None:
+        raise ValueError("--window_size / --window_stride only apply with "
+                         "--inference_mode=sliding")
+      return
+    try:
+      window = self.sliding_window
+      window.check_output_stride(self.model.output_stride)
+    except ValueError as e:
+      raise ValueError("--inference_mode=sliding: %s" % e) from None
+    object.__setattr__(self, "window_size", window.window_size)
+    object.__setattr__(self, "window_stride", window.window_stride)
 
   @property
   def num_classes(self) -> int:

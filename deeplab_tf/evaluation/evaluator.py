@@ -21,6 +21,7 @@ from deeplab_tf.evaluation import boundary, metrics
 from deeplab_tf.evaluation.config import EvalConfig
 from deeplab_tf.evaluation.visualizer import Visualizer
 from deeplab_tf.inference import predict_labels
+from deeplab_tf.sliding_window import predict_sliding
 from deeplab_tf.model import build_model
 from deeplab_tf.checkpoint_integrity import CorruptCheckpointError
 from deeplab_tf.data.shard_check import record_read_error
@@ -51,16 +52,25 @@ class Evaluator:
     self.model = build_model(config.model, upsample_logits=False)
     crop = config.model.crop_size
     mean = config.model.mean_pixel
+    window = config.sliding_window
+
+    def predict(images):
+      if window is not None:
+        return predict_sliding(
+            self.model, images, window=window, mean_pixel=mean,
+            num_classes=config.num_classes, scales=config.eval_scales,
+            add_flipped_images=config.add_flipped_images)
+      return predict_labels(
+          self.model, images, crop_size=crop, mean_pixel=mean,
+          scales=config.eval_scales,
+          add_flipped_images=config.add_flipped_images)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.float32),
         tf.TensorSpec([None, None, None], tf.int32),
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)])
     def score(images, labels, heights, widths):
-      predictions = predict_labels(
-          self.model, images, crop_size=crop, mean_pixel=mean,
-          scales=config.eval_scales,
-          add_flipped_images=config.add_flipped_images)
+      predictions = predict(images)
       region = boundary.valid_region_mask(tf.shape(labels), heights, widths)
       confusion = metrics.confusion_matrix(
           labels, predictions, config.num_classes, config.ignore_label,
@@ -87,9 +97,12 @@ class Evaluator:
     config = self.config
     prefix = restore_model(self.model, checkpoint)
     step = checkpoint_step(prefix)
+    # Sliding windows pad themselves; the pipeline then only pads a batch
+    # to its largest image.
     dataset = build_eval_dataset(
         config.data_source, config.eval_split,
-        crop_size=config.model.crop_size, batch_size=config.eval_batch_size,
+        crop_size=(config.model.crop_size if config.sliding_window is None
+                   else (1, 1)), batch_size=config.eval_batch_size,
         ignore_label=config.ignore_label,
         mean_pixel=config.model.mean_pixel)
     c = config.num_classes
@@ -131,10 +144,15 @@ class Evaluator:
         "eval_crop_size": list(config.model.crop_size),
         "eval_scales": list(config.eval_scales),
         "add_flipped_images": config.add_flipped_images,
+        "inference_mode": config.inference_mode,
         "seconds": round(time.time() - start, 3),
         "confusion_matrix": confusion.tolist()})
     if visualizer is not None:
       result["visualized_images"] = visualizer.count
+    if config.sliding_window is not None:
+      result["window_size"] = list(config.window_size)
+      result["window_stride"] = list(config.window_stride)
+      result["window_weighting"] = config.window_weighting
     if config.trimap_widths:
       result["trimap"] = [
           {"width": w, "miou": metrics.metrics_from_confusion(

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import run_config
+from deeplab_tf import sliding_window as sliding_lib
+from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
 from deeplab_tf.export import saved_model as saved_model_lib
 from deeplab_tf.export import serving
@@ -63,6 +65,17 @@ class ExportConfig:
     max_image_pixels: largest height x width per image the SavedModel
       accepts (checked from the header of an encoded image, before
       decoding); larger ones get InvalidArgument.
+    fold_batch_norm: fold BatchNorm into the preceding convolutions of the
+      exported graphs (SavedModel, ONNX); checked against the unfolded
+      model.
+    precision: 'float32' or 'mixed_bfloat16' SavedModel graph.
+    onnx: also write `<export_dir>/deeplab_<variant>.onnx` (needs .[onnx]).
+    onnx_opset: ONNX opset of the conversion.
+    window_size: [height, width]: adds the `serving_sliding` signature
+      (sliding-window inference with this window); None = none.
+    window_stride: its stride; None = 2/3 of the window.
+    window_batch_size: windows run together in `serving_sliding`.
+    window_weighting: 'uniform' or 'gaussian'.
   """
   checkpoint_dir: str
   export_dir: str
@@ -86,6 +99,22 @@ class ExportConfig:
   verify: bool = True
   max_image_pixels: int = serving.DEFAULT_MAX_IMAGE_PIXELS
   tfds_source: Optional[object] = None
+  fold_batch_norm: bool = True
+  precision: str = "float32"
+  onnx: bool = False
+  onnx_opset: int = 17
+  window_size: Optional[Tuple[int, int]] = None
+  window_stride: Optional[Tuple[int, int]] = None
+  window_batch_size: int = 1
+  window_weighting: str = "uniform"
+
+  @property
+  def sliding_window(self) -> Optional[sliding_lib.SlidingWindow]:
+    if self.window_size is None:
+      return None
+    return sliding_lib.SlidingWindow(
+        self.window_size, self.window_stride, self.window_batch_size,
+        self.window_weighting)
 
   def __post_init__(self):
     serving.check_max_image_pixels(self.max_image_pixels)
@@ -106,6 +135,16 @@ class ExportConfig:
     if self.tflite_input_size is not None:  # checked before anything runs
       size, _ = tflite_lib.choose_input_size(self.tflite_input_size, (1, 1))
       object.__setattr__(self, "tflite_input_size", size)
+    if self.precision not in optimize.PRECISIONS:
+      raise ValueError("precision %r: choose one of %s"
+                       % (self.precision, ", ".join(optimize.PRECISIONS)))
+    if self.window_size is None and self.window_stride is not None:
+      raise ValueError("window_stride needs window_size (the sliding "
+                       "window of the serving_sliding signature)")
+    window = self.sliding_window  # validates the window settings
+    if window is not None:
+      object.__setattr__(self, "window_size", window.window_size)
+      object.__setattr__(self, "window_stride", window.window_stride)
 
 
 def read_split(dataset_dir, split: str, count: int) -> List[Dict]:
@@ -203,9 +242,15 @@ def run_export(config: ExportConfig, log=print) -> Dict:
         "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
         "or leave int8 out of "
         "--tflite_variants" % config.representative_split)
+  if config.onnx:
+    from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+    onnx_lib.check_available()  # before anything is written
+  if config.sliding_window is not None:
+    config.sliding_window.check_output_stride(opts.output_stride)
   version = config.version or saved_model_lib.default_version(
       run_config.latest_checkpoint(config.checkpoint_dir))
-  _check_outputs_free(config, version, config.crop_size or opts.crop_size)
+  _check_outputs_free(config, version, config.crop_size or opts.crop_size,
+                      opts.model_variant)
   staged = _written("the staging directory in %s" % config.export_dir,
                     saved_model_lib.staging_dir, config.export_dir, version)
   pending = {}  # output path -> its complete temporary file
@@ -250,9 +295,15 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   return report
 
 
-def _check_outputs_free(config: ExportConfig, version: int, crop_size):
+def _check_outputs_free(config: ExportConfig, version: int, crop_size,
+                        model_variant: str):
   """FileExistsError before any work if an output exists (no --overwrite)."""
   saved_model_lib.check_free(config.export_dir, version, config.overwrite)
+  if config.onnx and not config.overwrite:
+    from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+    path = os.path.join(config.export_dir, onnx_lib.filename(model_variant))
+    if os.path.exists(path):
+      raise FileExistsError("%s already exists (pass --overwrite)" % path)
   if config.tflite and not config.overwrite:
     for variant in config.tflite_variants:
       path = os.path.join(config.export_dir,
@@ -269,11 +320,14 @@ def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
   """
   opts, dataset, model, prefix = load_export_model(config)
   pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
+  window = config.sliding_window
+  exported_model = optimize.serving_model(
+      opts, model, fold=config.fold_batch_norm, precision=config.precision)
   module = serving.DeepLabServingModule(
-      model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      exported_model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes, scales=config.inference_scales,
       add_flipped_images=config.add_flipped_images,
-      max_image_pixels=config.max_image_pixels)
+      max_image_pixels=config.max_image_pixels, sliding_window=window)
   config_path = os.path.join(
       config.checkpoint_dir if os.path.isdir(config.checkpoint_dir)
       else os.path.dirname(config.checkpoint_dir), run_config.CONFIG_FILENAME)
@@ -296,15 +350,34 @@ def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
                                                   data_dir),
                                           config.parity_split)
                                if data_dir else "synthetic")
+    images = [s["image"] for s in samples]
     report["parity"]["saved_model"] = parity.check_saved_model(
-        staged, model, [s["image"] for s in samples], crop_size=pad_size,
+        staged, model, images, crop_size=pad_size,
         mean_pixel=opts.mean_pixel, scales=config.inference_scales,
-        add_flipped_images=config.add_flipped_images)
+        add_flipped_images=config.add_flipped_images,
+        bounds=(parity.BF16_BOUNDS if config.precision == "mixed_bfloat16"
+                else None))
+    if config.fold_batch_norm:
+      float_folded = (exported_model if config.precision == "float32" else
+                      optimize.serving_model(opts, model, fold=True))
+      report["parity"]["fold_batch_norm"] = parity.check_folded(
+          float_folded, model, images, crop_size=pad_size,
+          mean_pixel=opts.mean_pixel)
+    if window is not None:
+      report["parity"]["saved_model_sliding"] = parity.check_sliding(
+          staged, model, images, window=window, mean_pixel=opts.mean_pixel,
+          num_classes=opts.num_classes, scales=config.inference_scales,
+          add_flipped_images=config.add_flipped_images)
 
   files = {}
+  if config.onnx:
+    report["onnx"], onnx_files = _export_onnx(config, opts, model, pad_size,
+                                              samples, report, log)
+    files.update(onnx_files)
   if config.tflite:
-    report["tflite"], files = _export_tflite(
+    report["tflite"], tflite_files = _export_tflite(
         config, opts, model, data_dir, samples, ignore_label, report, log)
+    files.update(tflite_files)
   report["passed"] = all(c["passed"] for c in report["parity"].values())
   return report, files
 
@@ -354,6 +427,29 @@ def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
           model_bytes, spec, model, tflite_samples,
           num_classes=opts.num_classes, ignore_label=ignore_label)
   return info, files
+
+
+def _export_onnx(config, opts, model, pad_size, samples, report, log):
+  """({info}, {path: model bytes}): deeplab_<variant>.onnx (float32 graph),
+  converted and checked, not yet written."""
+  from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+  path = os.path.join(config.export_dir, onnx_lib.filename(opts.model_variant))
+  module = serving.DeepLabServingModule(
+      optimize.serving_model(opts, model, fold=config.fold_batch_norm),
+      crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      num_classes=opts.num_classes, scales=config.inference_scales,
+      add_flipped_images=config.add_flipped_images)
+  model_bytes = onnx_lib.convert(module, config.onnx_opset)
+  log("ONNX %s (%.2f MB)" % (path, len(model_bytes) / 1e6))
+  info = dict(onnx_lib.describe(model_bytes), path=path,
+              bytes=len(model_bytes))
+  if config.verify:
+    report["parity"]["onnx"] = parity.check_onnx(
+        onnx_lib.OnnxRunner(model_bytes), model,
+        [s["image"] for s in samples], crop_size=pad_size,
+        mean_pixel=opts.mean_pixel, scales=config.inference_scales,
+        add_flipped_images=config.add_flipped_images)
+  return info, {path: model_bytes}
 
 
 def _jsonable(config: ExportConfig) -> Dict:

@@ -27,6 +27,10 @@ TFLITE_BOUNDS = {
     "int8": {"logits_rel": None, "agreement": 0.8, "miou_diff": 0.1},
 }
 SAVED_MODEL_BOUNDS = {"probabilities_abs": 1e-4, "agreement": 0.999}
+# A mixed_bfloat16 SavedModel: labels only (bf16 has ~3 significant digits).
+BF16_BOUNDS = {"probabilities_abs": None, "agreement": 0.99}
+ONNX_BOUNDS = {"logits_rel": 1e-4, "agreement": 0.999}
+FOLD_BOUNDS = {"logits_rel": 1e-5}
 
 
 def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
@@ -68,8 +72,10 @@ def _agreement(a, b) -> float:
 
 def check_saved_model(saved_model_dir: str, native_model, images:
                       Sequence[np.ndarray], *, crop_size, mean_pixel,
-                      scales=(1.0,), add_flipped_images=False) -> Dict:
+                      scales=(1.0,), add_flipped_images=False,
+                      bounds: Optional[Dict] = None) -> Dict:
   """Reloads the SavedModel and compares `serving_default` with Keras."""
+  bounds = SAVED_MODEL_BOUNDS if bounds is None else bounds
   loaded = tf.saved_model.load(saved_model_dir)
   serve = loaded.signatures["serving_default"]
   max_abs, agree, pixels = 0.0, 0.0, 0
@@ -89,8 +95,85 @@ def check_saved_model(saved_model_dir: str, native_model, images:
     pixels += labels.size
   result = {"images": len(images), "probabilities_max_abs_diff": max_abs,
             "label_agreement": float(agree / max(pixels, 1))}
+  result["bounds"] = dict(bounds)
   result["passed"] = bool(
-      max_abs <= SAVED_MODEL_BOUNDS["probabilities_abs"] and
+      (bounds["probabilities_abs"] is None or
+       max_abs <= bounds["probabilities_abs"]) and
+      result["label_agreement"] >= bounds["agreement"])
+  return result
+
+
+def _padded_logits(native_model, image, crop_size, mean_pixel):
+  padded = inference.pad_to_crop(
+      tf.constant(np.asarray(image, np.float32)[np.newaxis]), crop_size,
+      mean_pixel)
+  return tf.cast(native_model(padded, training=False), tf.float32).numpy()
+
+
+def check_folded(folded_model, native_model, images: Sequence[np.ndarray],
+                 *, crop_size, mean_pixel) -> Dict:
+  """BatchNorm-folded vs original native logits (relative to the largest)."""
+  max_err, max_ref = 0.0, 0.0
+  for image in images:
+    want = _padded_logits(native_model, image, crop_size, mean_pixel)
+    got = _padded_logits(folded_model, image, crop_size, mean_pixel)
+    max_err = max(max_err, float(np.max(np.abs(got - want))))
+    max_ref = max(max_ref, float(np.max(np.abs(want))))
+  result = {"images": len(images),
+            "logits_max_rel_diff": max_err / max(max_ref, 1e-30),
+            "bounds": dict(FOLD_BOUNDS)}
+  result["passed"] = bool(
+      result["logits_max_rel_diff"] <= FOLD_BOUNDS["logits_rel"])
+  return result
+
+
+def check_onnx(runner, native_model, images: Sequence[np.ndarray], *,
+               crop_size, mean_pixel, scales=(1.0,),
+               add_flipped_images=False) -> Dict:
+  """ONNX Runtime (`export.onnx.OnnxRunner`) vs the Keras model: native
+  logits relative to the largest Keras logit, labels vs evaluation's."""
+  max_err, max_ref, agree, pixels = 0.0, 0.0, 0.0, 0
+  for image in images:
+    out = runner(np.asarray(image, np.uint8)[np.newaxis])
+    want = _padded_logits(native_model, image, crop_size, mean_pixel)
+    max_err = max(max_err, float(np.max(np.abs(out["logits"] - want))))
+    max_ref = max(max_ref, float(np.max(np.abs(want))))
+    labels = inference.predict_labels(
+        native_model, np.asarray(image, np.float32)[np.newaxis],
+        crop_size=crop_size, mean_pixel=mean_pixel, scales=scales,
+        add_flipped_images=add_flipped_images).numpy()
+    agree += np.sum(out["semantic_predictions"] == labels)
+    pixels += labels.size
+  result = {"images": len(images),
+            "logits_max_rel_diff": max_err / max(max_ref, 1e-30),
+            "label_agreement": float(agree / max(pixels, 1)),
+            "bounds": dict(ONNX_BOUNDS)}
+  result["passed"] = _within(result, ONNX_BOUNDS)
+  return result
+
+
+def check_sliding(saved_model_dir: str, native_model,
+                  images: Sequence[np.ndarray], *, window, mean_pixel,
+                  num_classes: int, scales=(1.0,),
+                  add_flipped_images=False) -> Dict:
+  """`serving_sliding` vs `sliding_window.predict_sliding` on Keras."""
+  from deeplab_tf import sliding_window  # pylint: disable=g-import-not-at-top
+  serve = tf.saved_model.load(saved_model_dir).signatures["serving_sliding"]
+  agree, pixels = 0.0, 0
+  for image in images:
+    batch = np.asarray(image, np.uint8)[np.newaxis]
+    got = serve(images=tf.constant(batch))["semantic_predictions"].numpy()
+    want = sliding_window.predict_sliding(
+        native_model, batch, window=window, mean_pixel=mean_pixel,
+        num_classes=num_classes, scales=scales,
+        add_flipped_images=add_flipped_images).numpy()
+    agree += np.sum(got == want)
+    pixels += want.size
+  result = {"images": len(images), "window_size": list(window.window_size),
+            "window_stride": list(window.window_stride),
+            "label_agreement": float(agree / max(pixels, 1)),
+            "bounds": {"agreement": SAVED_MODEL_BOUNDS["agreement"]}}
+  result["passed"] = bool(
       result["label_agreement"] >= SAVED_MODEL_BOUNDS["agreement"])
   return result
 

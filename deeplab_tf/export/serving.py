@@ -17,6 +17,11 @@ the evaluation prediction. Two signatures (pattern of deeplab2's
   images of the request; outputs are padded to the largest image
   (`semantic_predictions` with -1, `semantic_probabilities` with 0) and
   `height` / `width` int32 [batch] give each image's own size.
+* `serving_sliding` (only when exported with a sliding window): uint8
+  `images` [batch, height, width, 3] of any size -> `semantic_predictions`
+  int32 [batch, height, width] by sliding-window inference
+  (`deeplab_tf.sliding_window`), so large images run in memory bounded by
+  the window, not the image.
 
 Bad requests get an InvalidArgument error saying what is wrong, naming the
 request item (`image_bytes[i]`) where one item is at fault: a wrong rank,
@@ -27,14 +32,16 @@ screen, BMP info header, WebP VP8/VP8L/VP8X) before anything is decoded, so
 a small file declaring a huge image is refused without allocating it.
 """
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import sliding_window as sliding_lib
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
+SERVING_SLIDING = "serving_sliding"
 LABEL_PADDING = -1
 # Height x width of the largest image accepted: a 4096 x 4096 image (4K
 # frames, 3840 x 2160, and 12-megapixel photos fit).
@@ -78,13 +85,17 @@ class DeepLabServingModule(tf.Module):
     add_flipped_images: also average over left-right flipped inputs.
     max_image_pixels: the largest height x width accepted per image; larger
       ones are refused (for encoded images before decoding).
+    sliding_window: a `sliding_window.SlidingWindow`; adds the
+      `serving_sliding` signature.
   """
 
   def __init__(self, native_model, *, crop_size: Tuple[int, int],
                mean_pixel: Sequence[float], num_classes: int,
                scales: Sequence[float] = (1.0,),
                add_flipped_images: bool = False,
-               max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, name=None):
+               max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+               sliding_window: Optional[sliding_lib.SlidingWindow] = None,
+               name=None):
     super().__init__(name=name)
     self.max_image_pixels = check_max_image_pixels(max_image_pixels)
     # Only the underlying tf.Variables are tracked, not the Keras model:
@@ -108,6 +119,11 @@ class DeepLabServingModule(tf.Module):
     self.serve_bytes = tf.function(
         self._serve_bytes, input_signature=[
             tf.TensorSpec(None, tf.string, name="image_bytes")])
+    self.sliding_window = sliding_window
+    if sliding_window is not None:
+      self.serve_sliding = tf.function(
+          self._serve_sliding, input_signature=[
+              tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
 
   @property
   def model(self):
@@ -116,8 +132,12 @@ class DeepLabServingModule(tf.Module):
 
   def signatures(self):
     """The {name: concrete function} dict for `tf.saved_model.save`."""
-    return {SERVING_DEFAULT: self.serve_images.get_concrete_function(),
-            SERVING_BYTES: self.serve_bytes.get_concrete_function()}
+    signatures = {
+        SERVING_DEFAULT: self.serve_images.get_concrete_function(),
+        SERVING_BYTES: self.serve_bytes.get_concrete_function()}
+    if self.sliding_window is not None:
+      signatures[SERVING_SLIDING] = self.serve_sliding.get_concrete_function()
+    return signatures
 
   # ------------------------------------------------------------ the graph
   def predict(self, images):
@@ -144,6 +164,16 @@ class DeepLabServingModule(tf.Module):
     labels, probabilities = self.predict(images)
     return {"semantic_predictions": labels,
             "semantic_probabilities": probabilities}
+
+  def _serve_sliding(self, images):
+    # The same request checks; no pixel limit: memory is bounded by the
+    # window here, and large images are what this signature is for.
+    images = tf.cast(check_images(images, MAX_IMAGE_PIXELS_LIMIT), tf.float32)
+    labels = sliding_lib.predict_sliding(
+        self.model, images, window=self.sliding_window,
+        mean_pixel=self.mean_pixel, num_classes=self.num_classes,
+        scales=self.scales, add_flipped_images=self.add_flipped_images)
+    return {"semantic_predictions": labels}
 
   def _serve_bytes(self, image_bytes):
     image_bytes = check_batch_of_strings(image_bytes)

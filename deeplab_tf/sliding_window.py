@@ -1,0 +1,225 @@
+"""Sliding-window inference for images larger than a window.
+
+Overlapping windows of `window_size` at `window_stride` tile the image (the
+last window of a row / column is moved back to end at the border, as in
+mmsegmentation's 'slide' mode); each window is padded bottom/right with the
+mean pixel to the window size exactly like evaluation pads to the crop,
+predicted through `inference.predict_probabilities` (so multi-scale and flip
+apply per window), and its softmax is accumulated with a per-pixel weight
+(1, or a Gaussian that trusts window centres more) and divided by the
+accumulated weight.
+
+Memory is bounded by the window, not the image: windows run in batches of
+`batch_size` per image, and the accumulator only holds one band of rows,
+[window height, image width, classes]. A band's rows that no later window
+touches are final; they are turned into labels (and, if asked for,
+probabilities) and leave the accumulator. Everything is TensorFlow ops
+(`tf.while_loop`), so the same code runs eagerly, in `tf.function`, and in
+an exported SavedModel that does not need deeplab_tf.
+
+When one window covers the image (height and width <= the window), the
+result is exactly `inference.predict_labels` with `crop_size=window_size`.
+"""
+
+import dataclasses
+import math
+from typing import Optional, Sequence, Tuple
+
+import tensorflow as tf
+
+from deeplab_tf import inference
+
+WEIGHTINGS = ("uniform", "gaussian")
+# Gaussian window weight: sigma = window / 8 per axis (nnU-Net's choice).
+GAUSSIAN_SIGMA_SCALE = 1.0 / 8.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SlidingWindow:
+  """Window settings.
+
+  Attributes:
+    window_size: [height, width] of a window (the network's input size).
+    window_stride: [height, width] step between windows; None = 2/3 of the
+      window (rounded up), i.e. one third overlap. Must not exceed the
+      window (pixels would be left out).
+    batch_size: windows of one image run together (memory ~ batch_size x
+      the activations of one window).
+    weighting: 'uniform' (mean of overlapping windows) or 'gaussian'.
+  """
+  window_size: Tuple[int, int]
+  window_stride: Optional[Tuple[int, int]] = None
+  batch_size: int = 1
+  weighting: str = "uniform"
+
+  def __post_init__(self):
+    window = _pair(self.window_size, "window_size")
+    stride = (tuple(int(math.ceil(2 * w / 3)) for w in window)
+              if self.window_stride is None
+              else _pair(self.window_stride, "window_stride"))
+    for axis, w, s in zip(("height", "width"), window, stride):
+      if s > w:
+        raise ValueError(
+            "window_stride %s is larger than window_size %s in %s: pixels "
+            "between windows would get no prediction; use a stride <= the "
+            "window" % (list(stride), list(window), axis))
+    if int(self.batch_size) < 1:
+      raise ValueError("window batch_size must be >= 1, got %r"
+                       % (self.batch_size,))
+    if self.weighting not in WEIGHTINGS:
+      raise ValueError("window weighting %r: choose one of %s"
+                       % (self.weighting, ", ".join(WEIGHTINGS)))
+    object.__setattr__(self, "window_size", window)
+    object.__setattr__(self, "window_stride", stride)
+    object.__setattr__(self, "batch_size", int(self.batch_size))
+
+  def check_output_stride(self, output_stride: int):
+    """Raises ValueError if a window is smaller than the output stride."""
+    if min(self.window_size) < int(output_stride):
+      raise ValueError(
+          "window_size %s is smaller than the output stride %d: a window "
+          "would not give even one feature; use a window of at least the "
+          "output stride (typically the training crop)"
+          % (list(self.window_size), int(output_stride)))
+
+
+def _pair(value, name) -> Tuple[int, int]:
+  if isinstance(value, (int, float)):
+    value = (value, value)
+  try:
+    pair = tuple(int(v) for v in value)
+  except (TypeError, ValueError):
+    raise ValueError("%s %r must be [height, width] integers"
+                     % (name, value)) from None
+  if len(pair) != 2 or min(pair) < 1:
+    raise ValueError("%s %r must be two positive integers [height, width]"
+                     % (name, value))
+  return pair
+
+
+def window_starts(length, window: int, stride: int):
+  """Start offsets along one axis: 0, s, 2s, ... with the last at L - w.
+
+  [0] when the window covers the axis (L <= w). Works on int tensors.
+  """
+  length = tf.convert_to_tensor(length, tf.int32)
+  count = tf.maximum((length - window + stride - 1) // stride, 0) + 1
+  return tf.minimum(tf.range(count) * stride, tf.maximum(length - window, 0))
+
+
+def gaussian_weight(height, width, dtype=tf.float32):
+  """[height, width] Gaussian centred on the window, peak 1, sigma w/8."""
+  def axis(n):
+    n_f = tf.cast(n, dtype)
+    x = tf.range(n_f, dtype=dtype) - (n_f - 1.0) / 2.0
+    sigma = tf.maximum(n_f * GAUSSIAN_SIGMA_SCALE, 1e-3)
+    return tf.exp(-0.5 * tf.square(x / sigma))
+  return axis(height)[:, tf.newaxis] * axis(width)[tf.newaxis, :]
+
+
+def predict_sliding(native_model, images, *, window: SlidingWindow,
+                    mean_pixel, num_classes: int,
+                    scales: Sequence[float] = (1.0,),
+                    add_flipped_images: bool = False,
+                    return_probabilities: bool = False):
+  """Sliding-window labels (and probabilities) of [B, H, W, 3] images.
+
+  Args:
+    native_model: a model built with `upsample_logits=False`.
+    images: uint8 or float [B, H, W, 3] RGB in [0, 255], any size.
+    window: the window settings.
+    mean_pixel: the padding value of windows smaller than the window.
+    num_classes: classes of the model.
+    scales, add_flipped_images: multi-scale / flip inference per window.
+    return_probabilities: also return float32 [B, H, W, classes] (the
+      image-sized output then bounds the memory, not the window).
+  Returns:
+    int32 labels [B, H, W], or (labels, probabilities).
+  """
+  images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+  shape = tf.shape(images)
+  batch, height, width = shape[0], shape[1], shape[2]
+  win_h, win_w = window.window_size
+  # Rows / columns a window actually covers (the rest is padding).
+  band_h, band_w = tf.minimum(height, win_h), tf.minimum(width, win_w)
+  ys = window_starts(height, win_h, window.window_stride[0])
+  xs = window_starts(width, win_w, window.window_stride[1])
+  num_rows, num_cols = tf.size(ys), tf.size(xs)
+  weight = (gaussian_weight(band_h, band_w) if window.weighting == "gaussian"
+            else tf.ones([band_h, band_w], tf.float32))
+  chunk = window.batch_size
+
+  def predict_windows(y, cols):
+    """Probabilities * weight of windows at row y, columns cols:
+    [W-window index, band_h, B, band_w, C]."""
+    rows = images[:, y:y + band_h]                       # [B, bh, W, 3]
+    index = cols[:, tf.newaxis] + tf.range(band_w)       # [k, bw]
+    crops = tf.gather(rows, index, axis=2)               # [B, bh, k, bw, 3]
+    crops = tf.transpose(crops, [0, 2, 1, 3, 4])
+    crops = tf.reshape(crops, [-1, band_h, band_w, 3])   # [B*k, bh, bw, 3]
+    padded = inference.pad_to_crop(crops, (win_h, win_w), mean_pixel)
+    probs = inference.predict_probabilities(
+        native_model, padded, scales=scales,
+        add_flipped_images=add_flipped_images)[:, :band_h, :band_w]
+    probs = probs * weight[tf.newaxis, :, :, tf.newaxis]
+    probs = tf.reshape(probs, [batch, -1, band_h, band_w, num_classes])
+    # -> [k, bw, bh, B, C]: scattered into the accumulator along width.
+    return index, tf.transpose(probs, [1, 3, 2, 0, 4])
+
+  def add_row(y, acc, count):
+    """Adds every window of the row starting at y into acc [W, bh, B, C]."""
+    def body(j, acc, count):
+      cols = xs[j * chunk:(j + 1) * chunk]
+      index, probs = predict_windows(y, cols)
+      flat = tf.reshape(index, [-1, 1])
+      acc = tf.tensor_scatter_nd_add(
+          acc, flat, tf.reshape(probs, [-1, band_h, batch, num_classes]))
+      w = tf.tile(tf.transpose(weight)[tf.newaxis], [tf.shape(cols)[0], 1, 1])
+      count = tf.tensor_scatter_nd_add(count, flat,
+                                       tf.reshape(w, [-1, band_h]))
+      return j + 1, acc, count
+    num_chunks = (num_cols + chunk - 1) // chunk
+    _, acc, count = tf.while_loop(lambda j, *_: j < num_chunks, body,
+                                  (tf.constant(0), acc, count))
+    return acc, count
+
+  def emit(acc, count, rows):
+    """Labels [rows, B, W] (and probabilities [rows, B, W, C]) of the
+    first `rows` accumulator rows."""
+    probs = acc[:, :rows] / count[:, :rows, tf.newaxis, tf.newaxis]
+    probs = tf.transpose(probs, [1, 2, 0, 3])            # [rows, B, W, C]
+    return tf.argmax(probs, -1, output_type=tf.int32), probs
+
+  def row_body(i, acc, count, labels_ta, probs_ta):
+    acc, count = add_row(ys[i], acc, count)
+    last = i + 1 >= num_rows
+    # Rows before the next window's start are final.
+    done = tf.where(last, band_h,
+                    ys[tf.minimum(i + 1, num_rows - 1)] - ys[i])
+    labels, probs = emit(acc, count, done)
+    labels_ta = labels_ta.write(i, labels)
+    if return_probabilities:
+      probs_ta = probs_ta.write(i, probs)
+    # Shift the final rows out (shapes stay the loop's invariants).
+    acc = tf.ensure_shape(
+        tf.concat([acc[:, done:], tf.zeros_like(acc[:, :done])], 1),
+        acc.shape)
+    count = tf.ensure_shape(
+        tf.concat([count[:, done:], tf.zeros_like(count[:, :done])], 1),
+        count.shape)
+    return i + 1, acc, count, labels_ta, probs_ta
+
+  acc = tf.zeros([width, band_h, batch, num_classes], tf.float32)
+  count = tf.zeros([width, band_h], tf.float32)
+  labels_ta = tf.TensorArray(tf.int32, size=num_rows, infer_shape=False)
+  probs_ta = tf.TensorArray(tf.float32, size=num_rows, infer_shape=False)
+  _, _, _, labels_ta, probs_ta = tf.while_loop(
+      lambda i, *_: i < num_rows, row_body,
+      (tf.constant(0), acc, count, labels_ta, probs_ta))
+  labels = tf.transpose(labels_ta.concat(), [1, 0, 2])  # [B, H, W]
+  labels = tf.ensure_shape(labels, [None, None, None])
+  if not return_probabilities:
+    return labels
+  probabilities = tf.transpose(probs_ta.concat(), [1, 0, 2, 3])
+  return labels, tf.ensure_shape(probabilities,
+                                 [None, None, None, num_classes])
