@@ -36,6 +36,8 @@ setup(
         "gpu": ["tensorflow[and-cuda]==" + TF_VERSION],
         "tflite": ["ai-edge-litert>=2.0"],
         "onnx": ["tf2onnx>=1.17", "onnxruntime>=1.20"],
-        "test": ["pytest>=8", "ai-edge-litert>=2.0"],
+        # The suite checks every export format, ONNX included.
+        "test": ["pytest>=8", "ai-edge-litert>=2.0", "tf2onnx>=1.17",
+                 "onnxruntime>=1.20"],
     },
 )
