@@ -160,7 +160,7 @@ def train_config_from_values(values: Dict[str, Any],
                   else get_dataset_descriptor(name))
   except Exception as e:  # DataError
     raise ValueError("--dataset=%s: %s" % (name, e)) from None
-  if not embedded and name != values["dataset_dir"]:
+  if not embedded and not tfds and name != values["dataset_dir"]:
     check_dataset_dir_label_map(descriptor, values["dataset_dir"])
   num_classes = descriptor.num_classes
   class_names, colormap = descriptor.class_names, descriptor.colormap
