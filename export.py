@@ -176,7 +176,8 @@ def main(argv):
 def check_paths():
   """A missing checkpoint or unwritable --export_dir, before TF loads."""
   checkpoint = FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
-  local = "://" not in checkpoint  # gs:// and the like: TF checks later
+  # gs:// and the like, and zoo:<name> (downloaded later): checked later.
+  local = "://" not in checkpoint and not checkpoint.startswith("zoo:")
   if local and not (os.path.isdir(checkpoint) or
                     os.path.exists(checkpoint + ".index")):
     return ("--%s %s does not exist (neither a directory nor a checkpoint "
