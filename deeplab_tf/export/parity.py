@@ -30,7 +30,11 @@ SAVED_MODEL_BOUNDS = {"probabilities_abs": 1e-4, "agreement": 0.999}
 # A mixed_bfloat16 SavedModel: labels only (bf16 has ~3 significant digits).
 BF16_BOUNDS = {"probabilities_abs": None, "agreement": 0.99}
 ONNX_BOUNDS = {"logits_rel": 1e-4, "agreement": 0.999}
-FOLD_BOUNDS = {"logits_rel": 1e-5}
+# BatchNorm folded into the convs: float32 reassociation only. The tests
+# hold tiny models to 1e-5; a real model (the authors' MobileNetV2 golden
+# weights, ~50 folded layers with calibrated statistics) moves by 1.4e-5, so
+# exports accept what every other float32 export format gets.
+FOLD_BOUNDS = {"logits_rel": 1e-4}
 
 
 def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
