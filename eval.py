@@ -47,14 +47,7 @@ flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
 # TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] evaluates
 # on a TFDS split (with the checkpoint's classes); a run trained on TFDS
 # reads its saved TFDS dataset again.
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (overrides "
-                    "the saved one).")
-flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
-                     "dataset if it is not prepared.")
-flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
-flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
-flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
-                    "dataset name or label-map file.")
+cli.define_tfds_flags("TFDS data directory (overrides the saved one).")
 flags.DEFINE_string("eval_split", "val", "Split to evaluate.")
 flags.DEFINE_list("eval_crop_size", None,
                   "Pad images to at least 'height,width' (default: the "

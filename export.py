@@ -66,13 +66,7 @@ flags.DEFINE_string("dataset_dir", None, "TFRecords for int8 calibration and "
                     "parity images (default: the run configuration's).")
 # TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] reads the
 # calibration and parity images from a TFDS dataset (TFDS split syntax).
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
-flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
-                     "dataset if it is not prepared.")
-flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
-flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
-flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
-                    "dataset name or label-map file.")
+cli.define_tfds_flags()
 flags.DEFINE_string("representative_split", "train", "Calibration split.")
 flags.DEFINE_string("parity_split", "val", "Parity-check split.")
 flags.DEFINE_integer("num_representative", 32, "Calibration images.")

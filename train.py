@@ -49,16 +49,7 @@ flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
                     "'synthetic').")
 flags.DEFINE_string("dataset_dir", None, "TFRecord directory.")
 # TensorFlow Datasets (--dataset=tfds:<name>[/<config>][:<version>]).
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (default: "
-                    "TFDS's, $TFDS_DATA_DIR or ~/tensorflow_datasets).")
-flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
-                     "dataset if it is not prepared.")
-flags.DEFINE_string("tfds_image_key", None, "TFDS image feature (default: "
-                    "the adapter's, else 'image').")
-flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature (default: "
-                    "the adapter's, else 'segmentation_mask').")
-flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
-                    "dataset name or label-map file.")
+cli.define_tfds_flags()
 flags.DEFINE_string("train_split", "train", "Split to train on.")
 flags.DEFINE_list("train_crop_size", None, "Crop 'height,width' " + _P)
 flags.DEFINE_integer("train_batch_size", None, "Global batch " + _P)

@@ -22,13 +22,7 @@ flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
 flags.DEFINE_string("dataset_dir", None, "Directory of the TFRecords.")
 flags.DEFINE_string("split", None, "Split to check.")
 # TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>].
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
-flags.DEFINE_boolean("tfds_download", False, "Download and prepare the TFDS "
-                     "dataset if it is not prepared.")
-flags.DEFINE_string("tfds_image_key", None, "TFDS image feature.")
-flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature.")
-flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: built-in "
-                    "dataset name or label-map file.")
+cli.define_tfds_flags()
 flags.mark_flags_as_required(["split"])
 
 

@@ -112,3 +112,19 @@ def run(main: Callable, argv: Optional[Sequence[str]] = None):
     return main(args)
 
   app.run(setup_then_main, argv=argv)
+
+
+def define_tfds_flags(data_dir_help: str = "TFDS data directory (default: "
+                      "TFDS's, $TFDS_DATA_DIR or ~/tensorflow_datasets)."):
+  """The flags of `--dataset=tfds:<name>[/<config>][:<version>]`, one
+  definition for every CLI that reads a dataset (`tfds_source.FLAG_NAMES`)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("tfds_data_dir", None, data_dir_help)
+  flags.DEFINE_boolean("tfds_download", False, "Download and prepare the "
+                       "TFDS dataset if it is not prepared.")
+  flags.DEFINE_string("tfds_image_key", None, "TFDS image feature (default: "
+                      "the adapter's, else 'image').")
+  flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature (default: "
+                      "the adapter's, else 'segmentation_mask').")
+  flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: "
+                      "built-in dataset name or label-map file.")
