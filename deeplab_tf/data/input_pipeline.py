@@ -54,14 +54,9 @@ def decode_example(serialized):
   image = tf.ensure_shape(image, [None, None, 3])
   label = tf.io.decode_png(features[schema.LABEL_ENCODED], channels=1,
                            dtype=tf.uint8)[:, :, 0]
-  image_size = tf.shape(image)[:2]
-  check = tf.debugging.assert_equal(
-      image_size, tf.shape(label), message=tf.strings.join(
-          ["image and label sizes differ in record ", filename]))
-  with tf.control_dependencies([check]):
-    label = tf.identity(label)
-  return {"image": image, "label": label, "height": image_size[0],
-          "width": image_size[1], "filename": filename}
+  return schema.checked_example(image, label, filename,
+                                "image and label sizes differ in record ")
+
 
 
 def _records(files, *, shuffle_files: bool, seed, input_context,

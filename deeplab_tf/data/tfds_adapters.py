@@ -16,6 +16,7 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 
 from deeplab_tf.data import cityscapes_labels
+from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.builtin import BUILTIN_DESCRIPTORS
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
@@ -95,15 +96,9 @@ class TfdsAdapter:
     if label.shape.rank == 3:
       label = label[:, :, 0]
     label = self.map_label(label)
-    size = tf.shape(image)[:2]
-    filename = tf.convert_to_tensor(filename, tf.string)
-    check = tf.debugging.assert_equal(
-        size, tf.shape(label), message=tf.strings.join(
-            ["image and mask sizes differ in TFDS example ", filename]))
-    with tf.control_dependencies([check]):
-      label = tf.identity(label)
-    return {"image": image, "label": label, "height": size[0],
-            "width": size[1], "filename": filename}
+    return schema.checked_example(
+        image, label, tf.convert_to_tensor(filename, tf.string),
+        "image and mask sizes differ in TFDS example ")
 
 
 def table_from_pairs(pairs: Dict[int, int], default=None) -> Tuple[int, ...]:

@@ -91,3 +91,17 @@ def available_splits(dataset_dir: str):
     if match:
       names.add(base[:match.start()])
   return sorted(names)
+
+
+def checked_example(image, label, filename, size_message: str):
+  """The example dict every source yields once decoded (TFRecords, TFDS),
+  after checking that image and label have one size (else `size_message`
+  and the file name)."""
+  image_size = tf.shape(image)[:2]
+  check = tf.debugging.assert_equal(
+      image_size, tf.shape(label), message=tf.strings.join(
+          [size_message, filename]))
+  with tf.control_dependencies([check]):
+    label = tf.identity(label)
+  return {"image": image, "label": label, "height": image_size[0],
+          "width": image_size[1], "filename": filename}
