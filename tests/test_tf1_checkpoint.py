@@ -239,6 +239,31 @@ def voc_records(tmp_path_factory):
   return out
 
 
+def score_val_split(model, records, mean_pixel, crop=(513, 513)):
+  """(confusion matrix, near-tie pixels) of `model` on the VOC val records,
+  image by image in eager mode: the independent scoring the eval CLI tests
+  compare against. Near ties (top-2 probabilities within 1e-4) are the only
+  pixels whose label may differ between two float paths."""
+  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
+  from deeplab_tf.evaluation import metrics
+  from deeplab_tf.inference import predict_probabilities
+  cm = np.zeros((21, 21), np.int64)
+  near_ties = 0
+  for record in tf.data.TFRecordDataset(list_split_files(str(records),
+                                                         "val")):
+    example = decode_example(record)
+    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
+    h, w = image.shape[1:3]
+    probs = predict_probabilities(model, pad_to_crop(
+        image, crop, mean_pixel)).numpy()[0, :h, :w]
+    label = example["label"].numpy()
+    top2 = np.sort(probs, axis=-1)[..., -2:]
+    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
+                            & (label != 255)))
+    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
+  return cm, near_ties
+
+
 def _run(args):
   import subprocess
   import sys
@@ -257,9 +282,6 @@ def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
                                                   voc_records):
   """eval.py --tf_initial_checkpoint scores the TF1 weights exactly as the
   model loaded by load_tf1_checkpoint does, image by image."""
-  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
-  from deeplab_tf.evaluation import metrics
-  from deeplab_tf.inference import predict_probabilities
   result = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
                  "--dataset_dir=%s" % voc_records,
                  "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
@@ -268,20 +290,7 @@ def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
   opts = ModelOptions(**ZOO_MOBILENET)  # the zoo model, crop 513
   direct = build_model(opts, upsample_logits=False)
   load_tf1_checkpoint(direct, str(golden_checkpoint))
-  cm = np.zeros((21, 21), np.int64)
-  near_ties = 0
-  for record in tf.data.TFRecordDataset(list_split_files(str(voc_records),
-                                                         "val")):
-    example = decode_example(record)
-    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
-    h, w = image.shape[1:3]
-    probs = predict_probabilities(direct, pad_to_crop(
-        image, (513, 513), opts.mean_pixel)).numpy()[0, :h, :w]
-    label = example["label"].numpy()
-    top2 = np.sort(probs, axis=-1)[..., -2:]
-    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
-                            & (label != 255)))
-    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
+  cm, near_ties = score_val_split(direct, voc_records, opts.mean_pixel)
   assert saved["num_images"] == 7
   # The random golden weights leave a few pixels whose two best classes tie
   # to float precision; only those may land differently (the evaluator runs

@@ -18,6 +18,7 @@ from deeplab_tf.inference import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
 from deeplab_tf.zoo.__main__ import main as zoo_main
 from tests.conftest import require
+from tests.test_tf1_checkpoint import score_val_split
 from tests.test_tf1_checkpoint import voc_records  # noqa: F401 (fixture)
 from tests.zoo_server import (GOLDEN, ZooServer, make_golden_tarball,
                               make_tarball, reference_maker)
@@ -244,8 +245,6 @@ def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records):
   """eval.py downloads, converts and scores zoo:<name> like the model
   load_model gives; export.py then works from the cache, server stopped."""
   from deeplab_tf import inference
-  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
-  from deeplab_tf.evaluation import metrics
   env = {"DEEPLAB_TF_CACHE": str(tmp_path / "cache"), "no_proxy": "127.0.0.1"}
   with ZooServer(mirror) as server:
     env["DEEPLAB_TF_ZOO_URL"] = server.url
@@ -259,20 +258,7 @@ def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records):
     mp.setenv("DEEPLAB_TF_CACHE", env["DEEPLAB_TF_CACHE"])
     mp.setenv("DEEPLAB_TF_ZOO_URL", "http://127.0.0.1:9/")  # nothing there
     model = zoo.load_model(MNV2_VOC, upsample_logits=False)
-  cm = np.zeros((21, 21), np.int64)
-  near_ties = 0
-  for record in tf.data.TFRecordDataset(list_split_files(str(voc_records),
-                                                         "val")):
-    example = decode_example(record)
-    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
-    h, w = image.shape[1:3]
-    probs = inference.predict_probabilities(model, pad_to_crop(
-        image, (513, 513), (127.5,) * 3)).numpy()[0, :h, :w]
-    label = example["label"].numpy()
-    top2 = np.sort(probs, axis=-1)[..., -2:]
-    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
-                            & (label != 255)))
-    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
+  cm, near_ties = score_val_split(model, voc_records, (127.5,) * 3)
   got = np.array(saved["confusion_matrix"])
   assert saved["num_images"] == 7 and got.sum() == cm.sum()
   moved = int(np.abs(got - cm).sum()) // 2  # only float near-ties may move
