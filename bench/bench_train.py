@@ -42,10 +42,16 @@ def camvid_records(camvid_dir: str, out_dir: str) -> str:
 def camvid_config(args, data_dir, logdir, steps) -> TrainConfig:
   d = get_dataset_descriptor("camvid")
   crop = (args.crop, args.crop)
-  model = ModelOptions(model_variant="mobilenet_v2", num_classes=d.num_classes,
-                       atrous_rates=None, decoder_output_stride=4,
-                       depth_multiplier=args.depth_multiplier,
-                       crop_size=crop)
+  if getattr(args, "model_variant", "mobilenet_v2") == "xception_65":
+    # The paper's model: ASPP 6/12/18 and the decoder at stride 4.
+    model = ModelOptions(model_variant="xception_65",
+                         num_classes=d.num_classes, crop_size=crop)
+  else:
+    model = ModelOptions(model_variant="mobilenet_v2",
+                         num_classes=d.num_classes, atrous_rates=None,
+                         decoder_output_stride=4,
+                         depth_multiplier=args.depth_multiplier,
+                         crop_size=crop)
   return TrainConfig(
       model=model, dataset="camvid", dataset_dir=data_dir,
       ignore_label=d.ignore_label, class_names=d.class_names,

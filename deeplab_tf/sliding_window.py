@@ -136,7 +136,9 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
   Returns:
     int32 labels [B, H, W], or (labels, probabilities).
   """
-  images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+  # Kept in its own dtype (uint8: a quarter of float32): each window is
+  # cast when it is cut, so no float copy of the whole image exists.
+  images = tf.convert_to_tensor(images)
   shape = tf.shape(images)
   batch, height, width = shape[0], shape[1], shape[2]
   win_h, win_w = window.window_size
@@ -156,7 +158,8 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     index = cols[:, tf.newaxis] + tf.range(band_w)       # [k, bw]
     crops = tf.gather(rows, index, axis=2)               # [B, bh, k, bw, 3]
     crops = tf.transpose(crops, [0, 2, 1, 3, 4])
-    crops = tf.reshape(crops, [-1, band_h, band_w, 3])   # [B*k, bh, bw, 3]
+    crops = tf.cast(tf.reshape(crops, [-1, band_h, band_w, 3]),
+                    tf.float32)                           # [B*k, bh, bw, 3]
     padded = inference.pad_to_crop(crops, (win_h, win_w), mean_pixel)
     probs = inference.predict_probabilities(
         native_model, padded, scales=scales,
