@@ -30,7 +30,7 @@ sys.path.insert(0, REPO)
 import keras  # noqa: E402
 
 from deeplab_tf import zoo  # noqa: E402
-from tests.conftest import REFERENCE  # noqa: E402
+from tests.helpers import REFERENCE  # noqa: E402
 from tests.zoo_server import (ZooServer, make_golden_tarball,  # noqa: E402
                               make_tarball, reference_maker)
 

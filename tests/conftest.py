@@ -1,24 +1,16 @@
-"""Shared test fixtures: paths to ../shared and quiet TensorFlow."""
+"""Shared test fixtures: paths to ../shared, quiet TensorFlow, and the
+expensive read-only objects built once per session (VOC TFRecords, the
+golden TF1 checkpoint, one tiny trained VOC run and its export). Plain
+helpers live in tests/helpers.py."""
 
 import os
-import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
-DATA = SHARED / "data"
-
-
-def require(path: pathlib.Path) -> pathlib.Path:
-  """Skips the test when a ../shared fixture is not beside the checkout."""
-  if not path.exists():
-    pytest.skip("fixture %s not found (../shared is not beside this "
-                "checkout)" % path)
-  return path
+from tests import helpers  # noqa: E402
+from tests.helpers import DATA, REFERENCE, require  # noqa: E402
 
 
 @pytest.fixture
@@ -29,3 +21,76 @@ def reference_dir():
 @pytest.fixture
 def data_dir():
   return require(DATA)
+
+
+def _listing(directory):
+  return sorted((os.path.relpath(os.path.join(base, f), directory),
+                 os.path.getsize(os.path.join(base, f)))
+                for base, _, files in os.walk(directory) for f in files)
+
+
+@pytest.fixture(scope="session")
+def voc_records(tmp_path_factory):
+  """TFRecords of ../shared/data/voc (train and val), built once."""
+  from deeplab_tf.data.builders import build_voc2012  # pylint: disable=g-import-not-at-top
+  root = helpers.voc_root(require(DATA))
+  out = tmp_path_factory.mktemp("voc") / "tfrecord"
+  build_voc2012(str(root), str(out), num_workers=1, verbose=False)
+  before = _listing(out)
+  yield out
+  assert _listing(out) == before, "a test wrote into the shared voc_records"
+
+
+@pytest.fixture(scope="session")
+def golden_checkpoint(tmp_path_factory):
+  """The authors' MobileNetV2 golden weights as a TF1 checkpoint prefix."""
+  import json  # pylint: disable=g-import-not-at-top
+  prefix = tmp_path_factory.mktemp("golden") / "model.ckpt"
+  digest = helpers.make_golden_checkpoint(prefix)
+  meta = json.loads((helpers.GOLDEN / "meta.json").read_text())
+  assert digest == meta["weights"]["checkpoint_values_sha256"]
+  return prefix
+
+
+@pytest.fixture(scope="session")
+def voc_run(tmp_path_factory, voc_records):
+  """ONE tiny VOC run shared by every module: the tiny VOC model after a
+  few steps on real VOC crops, saved as <dir>/ckpt-VOC_STEP with its run
+  configuration (dataset_dir = voc_records). Read-only for the tests.
+
+  {"dir", "opts", "model" (restored, upsample_logits=False), "data"}."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.model import build_model
+  from deeplab_tf.run_config import restore_model
+  data_dir = require(DATA)
+  logdir = tmp_path_factory.mktemp("voc_run") / "train"
+  opts, _ = helpers.train_tiny_checkpoint(data_dir, logdir, voc_records)
+  model = build_model(opts, upsample_logits=False)
+  restore_model(model, str(logdir))
+  before = _listing(logdir)
+  yield {"dir": logdir, "opts": opts, "model": model, "data": data_dir}
+  assert _listing(logdir) == before, "a test wrote into the shared voc_run"
+
+
+@pytest.fixture(scope="session")
+def voc_export(tmp_path_factory, voc_run):
+  """ONE export of voc_run for test_export and test_export_deploy: the
+  SavedModel (with the serving_sliding signature), every TFLite variant
+  and, when tf2onnx / onnxruntime are installed, ONNX; parity-checked on
+  3 VOC val images. Read-only for the tests.
+
+  {"report", "dir" (holds "serving"), "run_dir" (voc_run's), "config",
+   "opts", "model", "data"}."""
+  from deeplab_tf.export import lib as export_lib  # pylint: disable=g-import-not-at-top
+  tmp = tmp_path_factory.mktemp("voc_export")
+  config = export_lib.ExportConfig(
+      checkpoint_dir=str(voc_run["dir"]), export_dir=str(tmp / "serving"),
+      tflite=True, num_representative=4, num_parity=3,
+      onnx=helpers.onnx_available(), window_size=helpers.EXPORT_WINDOW,
+      window_stride=helpers.EXPORT_STRIDE,
+      window_batch_size=2)
+  report = export_lib.run_export(config, log=lambda *_: None)
+  before = _listing(tmp)
+  yield dict(voc_run, report=report, dir=tmp, run_dir=voc_run["dir"],
+             config=config)
+  assert _listing(tmp) == before, "a test wrote into the shared voc_export"

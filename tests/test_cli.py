@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from deeplab_tf import cli
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 NOISE = ("cpu_feature_guard", "oneDNN", "absl::InitializeLog", "deprecated",
          "Sharding callback", "Instructions for updating", "\x1b", "\r")

@@ -16,7 +16,7 @@ from deeplab_tf.data.builders import (build_ade20k, build_cityscapes,
                                       build_folder, build_voc2012)
 from deeplab_tf.data.input_pipeline import decode_example
 from deeplab_tf.data.validation import validate_split
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # The official Cityscapes table, written out independently of the library.
 OFFICIAL_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7,

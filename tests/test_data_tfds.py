@@ -31,7 +31,7 @@ CAMVID_TRAIN, CAMVID_VAL = 6, 3
 @pytest.fixture(scope="module")
 def camvid(tmp_path_factory):
   """A few CamVid images as our TFRecords and, exported, as TFDS."""
-  from tests.conftest import DATA, require  # pylint: disable=g-import-not-at-top
+  from tests.helpers import DATA, require  # pylint: disable=g-import-not-at-top
   root = require(DATA / "camvid")
   work = tmp_path_factory.mktemp("tfds_camvid")
   lists = {}

@@ -7,7 +7,7 @@ from PIL import Image
 
 from deeplab_tf.evaluation import boundary, cityscapes, metrics
 from deeplab_tf.evaluation.visualization import colorize, overlay
-from tests.conftest import DATA, require
+from tests.helpers import DATA, require
 
 VOC = DATA / "voc" / "VOCdevkit" / "VOC2012"
 

@@ -1,11 +1,13 @@
 """export.py end to end: SavedModel, bytes signature, TFLite, parity report.
 
-One tiny trained MobileNetV2 checkpoint is exported once per module; the
-SavedModel is then loaded in a separate process that cannot import
-deeplab_tf and compared with the Keras evaluation path on real images.
+The session's tiny trained MobileNetV2 run is exported once (conftest's
+`voc_export`, shared with test_export_deploy.py); the SavedModel is then
+loaded in a separate process that cannot import deeplab_tf and compared
+with the Keras evaluation path on real images.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,32 +16,15 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import inference
-from deeplab_tf.data.builders import build_voc2012
-from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
-from deeplab_tf.run_config import restore_model
-from tests import test_export_helpers as H
-from tests.conftest import DATA, REPO, require
+from tests import helpers as H
+from tests.helpers import REPO
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-  data_dir = require(DATA)
-  tmp = tmp_path_factory.mktemp("export")
-  records = tmp / "tfrecord"
-  build_voc2012(str(H.voc_root(data_dir)), str(records), num_workers=1,
-                verbose=False)
-  H.train_tiny_checkpoint(data_dir, tmp / "train", records)
-  config = export_lib.ExportConfig(
-      checkpoint_dir=str(tmp / "train"), export_dir=str(tmp / "serving"),
-      tflite=True, num_representative=4, num_parity=3)
-  report = export_lib.run_export(config, log=lambda *_: None)
-  opts = H.tiny_options()
-  model = build_model(opts, upsample_logits=False)
-  restore_model(model, str(tmp / "train"))
-  return {"report": report, "dir": tmp, "model": model, "opts": opts,
-          "data": data_dir, "config": config}
+@pytest.fixture
+def exported(voc_export):
+  return voc_export
 
 
 def keras_labels(exported, image):
@@ -52,12 +37,13 @@ def keras_labels(exported, image):
 def test_layout_and_report(exported):
   report = exported["report"]
   serving = exported["dir"] / "serving"
-  assert report["saved_model"] == str(serving / str(H.STEP))
-  assert (serving / str(H.STEP) / "saved_model.pb").exists()
-  assert (serving / str(H.STEP) / "assets.extra/deeplab_config.json").exists()
+  version = serving / str(H.VOC_STEP)
+  assert report["saved_model"] == str(version)
+  assert (version / "saved_model.pb").exists()
+  assert (version / "assets.extra/deeplab_config.json").exists()
   assert not [p for p in serving.iterdir() if p.name.startswith(".")]
   # Every weight stored once (tracking the Keras model too doubles it).
-  variables = serving / str(H.STEP) / "variables"
+  variables = version / "variables"
   stored = sum(p.stat().st_size for p in variables.iterdir())
   assert stored < 1.1 * 4 * exported["model"].count_params()
   on_disk = json.loads((serving / "export_report.json").read_text())
@@ -91,10 +77,10 @@ def test_tflite_runs_in_litert_with_int32_labels(exported):
   with open(info["path"], "rb") as f:
     runner = tflite_lib.TFLiteRunner(f.read(), num_threads=1)
   assert runner.input_dtype == np.uint8
-  assert runner.input_shape == (1,) + H.CROP + (3,)
-  out = runner(np.full((1,) + H.CROP + (3,), 127.0))
+  assert runner.input_shape == (1,) + H.VOC_CROP + (3,)
+  out = runner(np.full((1,) + H.VOC_CROP + (3,), 127.0))
   assert out["semantic_predictions"].dtype == np.int32
-  assert out["semantic_predictions"].shape == (1,) + H.CROP
+  assert out["semantic_predictions"].shape == (1,) + H.VOC_CROP
   with pytest.raises(ValueError, match="pad to the crop"):
     runner(np.zeros((1, 64, 64, 3)))
 
@@ -162,7 +148,7 @@ def test_saved_model_in_fresh_process_matches_keras(exported, tmp_path):
   labels = out["bytes_semantic_predictions"]
   probs = out["bytes_semantic_probabilities"]
   assert labels.shape == (4, max(heights), max(widths))
-  assert probs.shape == labels.shape + (H.NUM_CLASSES,)
+  assert probs.shape == labels.shape + (H.VOC_CLASSES,)
   for i, image in enumerate(originals):
     h, w = image.shape[:2]
     np.testing.assert_array_equal(labels[i, :h, :w],
@@ -173,27 +159,31 @@ def test_saved_model_in_fresh_process_matches_keras(exported, tmp_path):
 
 def test_saved_model_cli(exported, tmp_path):
   cli = str(REPO / ".venv/bin/saved_model_cli")
-  if not __import__("os").path.exists(cli):
+  if not os.path.exists(cli):
     cli = "saved_model_cli"
   path = exported["report"]["saved_model"]
-  show = subprocess.run([cli, "show", "--dir", path, "--all"],
-                        capture_output=True, text=True, timeout=300)
-  assert show.returncode == 0, show.stderr[-2000:]
-  for name in ("serving_default", "serving_bytes", "semantic_predictions",
-               "semantic_probabilities", "image_bytes"):
-    assert name in show.stdout
   images = tmp_path / "images.npy"
   np.save(images, np.full((2, 40, 50, 3), 120, np.uint8))
   encoded = tmp_path / "encoded.npy"
   city = next((exported["data"] / "cityscapes/leftImg8bit").rglob("*.png"))
   np.save(encoded, np.array([city.read_bytes()]))  # dtype S: no pickle
+  # The three commands run at once (each one mostly imports TensorFlow).
+  commands = [[cli, "show", "--dir", path, "--all"]]
   for signature, inputs in (("serving_default", "images=%s" % images),
                             ("serving_bytes", "image_bytes=%s" % encoded)):
-    run = subprocess.run(
+    commands.append(
         [cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
-         signature, "--inputs", inputs, "--outdir", str(tmp_path / signature)],
-        capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+         signature, "--inputs", inputs, "--outdir", str(tmp_path / signature)])
+  procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True) for c in commands]
+  (show_out, show_err), *runs = [p.communicate(timeout=300) for p in procs]
+  assert procs[0].returncode == 0, show_err[-2000:]
+  for name in ("serving_default", "serving_bytes", "semantic_predictions",
+               "semantic_probabilities", "image_bytes"):
+    assert name in show_out
+  for signature, proc, (_, err) in zip(("serving_default", "serving_bytes"),
+                                       procs[1:], runs):
+    assert proc.returncode == 0, err[-2000:]
     labels = np.load(tmp_path / signature / "semantic_predictions.npy")
     assert labels.dtype == np.int32
     assert labels.shape == ((2, 40, 50) if signature == "serving_default"
@@ -204,12 +194,12 @@ def test_saved_model_cli(exported, tmp_path):
 def test_cli_needs_no_model_flags(exported, tmp_path):
   out = tmp_path / "serving"
   args = [sys.executable, "export.py",
-          "--checkpoint_dir=%s" % (exported["dir"] / "train"),
+          "--checkpoint_dir=%s" % exported["run_dir"],
           "--export_dir=%s" % out, "--num_parity=1"]
   result = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
                           timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert (out / str(H.STEP) / "saved_model.pb").exists()
+  assert (out / str(H.VOC_STEP) / "saved_model.pb").exists()
   assert "saved_model" in result.stdout
   again = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
                          timeout=600)
@@ -234,4 +224,4 @@ def test_multiscale_flip_and_padding_equal_inference(scales, flip, pad):
       model, images, crop_size=pad, mean_pixel=opts.mean_pixel,
       scales=scales, add_flipped_images=flip).numpy()
   np.testing.assert_array_equal(out["semantic_predictions"].numpy(), expected)
-  assert out["semantic_probabilities"].shape == (2, 50, 61, H.NUM_CLASSES)
+  assert out["semantic_probabilities"].shape == (2, 50, 61, opts.num_classes)

@@ -18,14 +18,14 @@ from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import save_run_config
-from tests import test_export_helpers as H
-from tests.conftest import REPO
+from tests import helpers as H
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
   keras.utils.set_random_seed(3)
-  opts = H.tiny_options()
+  opts = H.voc_tiny_options()
   model = build_model(opts, upsample_logits=False)
   module = serving.DeepLabServingModule(
       model, crop_size=(65, 65), mean_pixel=opts.mean_pixel,
@@ -102,7 +102,7 @@ def test_zero_sized_image_is_a_clear_error(served):
 
 def test_tflite_rejects_wrong_shapes_and_variants():
   keras.utils.set_random_seed(3)
-  model = build_model(H.tiny_options(), upsample_logits=False)
+  model = build_model(H.voc_tiny_options(), upsample_logits=False)
   with pytest.raises(ValueError, match="variant"):
     tflite_lib.TFLiteSpec("int4", (65, 65))
   with pytest.raises(ValueError, match="representative"):
@@ -131,7 +131,7 @@ def test_export_config_and_missing_inputs(tmp_path):
 
 
 def test_int8_without_dataset_is_a_clear_error(tmp_path):
-  opts = H.tiny_options().replace(crop_size=(65, 65))
+  opts = H.voc_tiny_options().replace(crop_size=(65, 65))
   model = build_model(opts)
   tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path),
                              max_to_keep=1).save(checkpoint_number=1)

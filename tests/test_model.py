@@ -12,7 +12,7 @@ from deeplab_tf import ModelOptions, build_model, paper_atrous_rates
 from deeplab_tf.config import MODEL_VARIANTS
 from deeplab_tf.layers import scope_of
 from deeplab_tf.run_config import restore_model
-from tests.conftest import REFERENCE, require
+from tests.helpers import REFERENCE, require
 
 SIZE = 65  # small odd input: 65 -> 33 -> 17 -> 9 -> 5 -> 3
 

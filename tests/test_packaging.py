@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PROBE = r"""
 import importlib.util, json, site, sys

@@ -13,9 +13,8 @@ import tensorflow as tf
 from deeplab_tf import inference
 from deeplab_tf import sliding_window as sw
 from deeplab_tf.model import build_model
-from deeplab_tf.run_config import restore_model
-from tests import test_export_helpers as H
-from tests.conftest import DATA, REPO, require
+from tests import helpers as H
+from tests.helpers import DATA, REPO, require
 
 # Label agreement of sliding (257 window = 2/3 of the frame height, stride
 # 171, uniform weights) with whole-image inference on the first CamVid val
@@ -27,20 +26,8 @@ REAL_FRAME_AGREEMENT = 0.98
 
 @pytest.fixture(scope="module")
 def tiny():
-  opts = H.tiny_options()
+  opts = H.voc_tiny_options()
   return opts, build_model(opts, upsample_logits=False)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """The tiny model after a few steps on real VOC crops."""
-  data_dir = require(DATA)
-  logdir = tmp_path_factory.mktemp("train")
-  H.train_tiny_checkpoint(data_dir, logdir, logdir)
-  opts = H.tiny_options()
-  model = build_model(opts, upsample_logits=False)
-  restore_model(model, str(logdir))
-  return opts, model, data_dir, logdir
 
 
 @pytest.mark.parametrize("size,scales,flip", [((50, 61), (1.0,), False),
@@ -101,16 +88,12 @@ def test_accumulation_equals_a_brute_force_loop(tiny):
 
 
 @pytest.mark.slow
-def test_close_to_whole_image_on_real_frames(tmp_path):
+def test_close_to_whole_image_on_real_frames(golden_checkpoint):
   from deeplab_tf import ModelOptions, load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
-  from tests.test_tf1_checkpoint import GOLDEN, ZOO_MOBILENET, _maker  # pylint: disable=g-import-not-at-top
   data_dir = require(DATA)
-  _maker().make_checkpoint(str(GOLDEN / "variables.json"),
-                           str(tmp_path / "model.ckpt"), 20180207,
-                           str(require(GOLDEN / "bn_stats.npz")))
-  opts = ModelOptions(**ZOO_MOBILENET)
+  opts = ModelOptions(**H.ZOO_MOBILENET)
   model = build_model(opts, upsample_logits=False)
-  load_tf1_checkpoint(model, str(tmp_path))
+  load_tf1_checkpoint(model, str(golden_checkpoint.parent))
   image = H.read_rgb(sorted((data_dir / "camvid/val").glob("*.png"))[0])
   window = sw.SlidingWindow((257, 257), (171, 171), batch_size=3)
   sliding = tf.function(lambda x: sw.predict_sliding(
@@ -146,41 +129,40 @@ def test_window_smaller_than_output_stride_is_an_error():
   assert sw.SlidingWindow((513, 513)).window_stride == (342, 342)
 
 
-@pytest.fixture(scope="module")
-def voc_run(trained, tmp_path_factory):
-  from deeplab_tf.data.builders import build_voc2012  # pylint: disable=g-import-not-at-top
-  _, _, data_dir, logdir = trained
-  records = tmp_path_factory.mktemp("voc")
-  build_voc2012(str(H.voc_root(data_dir)), str(records), num_workers=1,
-                verbose=False)
-  return logdir, records
-
-
 def _eval(logdir, records, out, *flags):
-  return subprocess.run(
+  """Starts eval.py (the runs of a test go at once: each one mostly
+  imports TensorFlow and traces)."""
+  return subprocess.Popen(
       [sys.executable, "eval.py", "--checkpoint_dir=%s" % logdir,
        "--dataset_dir=%s" % records, "--eval_logdir=%s" % out] + list(flags),
-      cwd=REPO, capture_output=True, text=True, timeout=600)
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finished(proc):
+  stdout, stderr = proc.communicate(timeout=600)
+  return subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
+                                     stderr)
 
 
 @pytest.mark.slow
-def test_eval_cli_sliding_mode(voc_run, tmp_path):
+def test_eval_cli_sliding_mode(voc_run, voc_records, tmp_path):
   """Windows covering every VOC val image (<= 513 x 513) give exactly the
   whole-image confusion matrix at crop 513; a bad window is one line."""
   import json  # pylint: disable=g-import-not-at-top
-  logdir, records = voc_run
-  whole = _eval(logdir, records, tmp_path / "whole",
-                "--eval_crop_size=513,513")
-  sliding = _eval(logdir, records, tmp_path / "sliding",
-                  "--inference_mode=sliding", "--window_size=513,513",
-                  "--window_stride=342,342")
+  logdir, records = voc_run["dir"], voc_records
+  runs = [_eval(logdir, records, tmp_path / "whole",
+                "--eval_crop_size=513,513"),
+          _eval(logdir, records, tmp_path / "sliding",
+                "--inference_mode=sliding", "--window_size=513,513",
+                "--window_stride=342,342"),
+          _eval(logdir, records, tmp_path / "bad", "--inference_mode=sliding",
+                "--window_size=129,129", "--window_stride=200,200")]
+  whole, sliding, bad = [_finished(run) for run in runs]
   assert whole.returncode == 0, whole.stderr[-2000:]
   assert sliding.returncode == 0, sliding.stderr[-2000:]
   a = json.loads((tmp_path / "whole/metrics.json").read_text())
   b = json.loads((tmp_path / "sliding/metrics.json").read_text())
   assert b["inference_mode"] == "sliding" and b["window_size"] == [513, 513]
   assert a["confusion_matrix"] == b["confusion_matrix"]
-  bad = _eval(logdir, records, tmp_path / "bad", "--inference_mode=sliding",
-              "--window_size=129,129", "--window_stride=200,200")
   assert bad.returncode != 0
   assert "window_stride" in bad.stderr and "Traceback" not in bad.stderr

@@ -2,7 +2,6 @@
 strictness, options, name-table coverage of the reference configs, and the
 CLIs that take a TF1 checkpoint (convert, eval, export)."""
 
-import importlib.util
 import json
 import os
 
@@ -14,20 +13,8 @@ from deeplab_tf import ModelOptions, build_model, load_tf1_checkpoint
 from deeplab_tf.inference import pad_to_crop
 from deeplab_tf.layers import resize_align_corners
 from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
-from tests.conftest import REFERENCE, require
-
-GOLDEN = REFERENCE / "golden" / "mobilenetv2_os16"
-ZOO_MOBILENET = dict(model_variant="mobilenet_v2", atrous_rates=None,
-                     decoder_output_stride=None)
-
-
-def _maker():
-  """The reference's own checkpoint writer (../shared/reference)."""
-  path = require(REFERENCE / "make_tf1_checkpoint.py")
-  spec = importlib.util.spec_from_file_location("make_tf1_checkpoint", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+from tests.helpers import (GOLDEN, REFERENCE, REPO, ZOO_MOBILENET,
+                           reference_maker, require, score_val_split)
 
 
 def _variables(config):
@@ -41,20 +28,8 @@ def _write(prefix, specs, fill=None):
   mix-up of names would be seen (`fill(i)` is variable i's constant)."""
   values = {name: np.full(shape, fill(i) if fill else i, np.float32)
             for i, (name, shape) in enumerate(specs)}
-  _maker().write_checkpoint(str(prefix), values)
+  reference_maker().write_checkpoint(str(prefix), values)
   return values
-
-
-@pytest.fixture(scope="module")
-def golden_checkpoint(tmp_path_factory):
-  maker = _maker()
-  prefix = tmp_path_factory.mktemp("golden") / "model.ckpt"
-  digest = maker.make_checkpoint(str(GOLDEN / "variables.json"), str(prefix),
-                                 20180207,
-                                 str(require(GOLDEN / "bn_stats.npz")))
-  meta = json.loads((GOLDEN / "meta.json").read_text())
-  assert digest == meta["weights"]["checkpoint_values_sha256"]
-  return prefix
 
 
 @pytest.mark.slow
@@ -201,7 +176,6 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
   import subprocess
   import sys
   from deeplab_tf.run_config import load_run_config, restore_model
-  from tests.conftest import REPO
   out = tmp_path / "converted"
   subprocess.run(
       [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
@@ -228,46 +202,9 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
   assert result.returncode != 0 and "not empty" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def voc_records(tmp_path_factory):
-  from deeplab_tf.data.builders import build_voc2012
-  from tests.conftest import DATA
-  from tests.test_export_helpers import voc_root
-  out = tmp_path_factory.mktemp("voc") / "tfrecord"
-  build_voc2012(str(voc_root(require(DATA))), str(out), num_workers=1,
-                verbose=False)
-  return out
-
-
-def score_val_split(model, records, mean_pixel, crop=(513, 513)):
-  """(confusion matrix, near-tie pixels) of `model` on the VOC val records,
-  image by image in eager mode: the independent scoring the eval CLI tests
-  compare against. Near ties (top-2 probabilities within 1e-4) are the only
-  pixels whose label may differ between two float paths."""
-  from deeplab_tf.data.input_pipeline import decode_example, list_split_files
-  from deeplab_tf.evaluation import metrics
-  from deeplab_tf.inference import predict_probabilities
-  cm = np.zeros((21, 21), np.int64)
-  near_ties = 0
-  for record in tf.data.TFRecordDataset(list_split_files(str(records),
-                                                         "val")):
-    example = decode_example(record)
-    image = tf.cast(example["image"], tf.float32)[tf.newaxis]
-    h, w = image.shape[1:3]
-    probs = predict_probabilities(model, pad_to_crop(
-        image, crop, mean_pixel)).numpy()[0, :h, :w]
-    label = example["label"].numpy()
-    top2 = np.sort(probs, axis=-1)[..., -2:]
-    near_ties += int(np.sum((top2[..., 1] - top2[..., 0] < 1e-4)
-                            & (label != 255)))
-    cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
-  return cm, near_ties
-
-
 def _run(args):
   import subprocess
   import sys
-  from tests.conftest import REPO
   return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
                         text=True, timeout=600,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))

@@ -7,6 +7,7 @@ import pytest
 
 from deeplab_tf.training import defaults
 from deeplab_tf.training.resolve import train_config_from_values
+from tests.helpers import fixed_batches, random_batch, tiny_config
 
 
 def test_no_flags_is_the_embedded_synthetic_run():
@@ -63,7 +64,6 @@ def test_mixed_bfloat16_step(tmp_path):
   global Keras policy) and leaves that global policy as it found it."""
   from deeplab_tf.training import loop
   from deeplab_tf.training.strategy import make_strategy
-  from tests.test_train_loop import fixed_batches, random_batch, tiny_config
   assert keras.mixed_precision.global_policy().name == "float32"
   trainer = loop.Trainer(tiny_config(tmp_path, mixed_precision="bfloat16"),
                          make_strategy("one_device"))

@@ -3,7 +3,6 @@ initialisation across class counts (TF2 and TF1 checkpoints), frozen vs
 fine-tuned BatchNorm, and NaN handling."""
 
 import os
-import pathlib
 import re
 import subprocess
 import sys
@@ -14,48 +13,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.evaluation import metrics
 from deeplab_tf.model import build_model
 from deeplab_tf.training import checkpoints, loop
-from deeplab_tf.training.config import TrainConfig
 from deeplab_tf.training.strategy import make_strategy
-from tests.conftest import DATA, require
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def tiny_model(num_classes=3, crop=65, depth_multiplier=0.25, filters=16):
-  return ModelOptions(model_variant="mobilenet_v2", num_classes=num_classes,
-                      atrous_rates=None, crop_size=(crop, crop),
-                      depth_multiplier=depth_multiplier,
-                      aspp_convs_filters=filters, decoder_filters=filters)
-
-
-def tiny_config(logdir, num_classes=3, **kwargs):
-  defaults = dict(model=tiny_model(num_classes), ignore_label=255,
-                  train_batch_size=2, base_learning_rate=0.02,
-                  training_number_of_steps=4, train_logdir=str(logdir),
-                  save_interval_secs=1e9, save_summaries_secs=1e9,
-                  log_steps=2, batch_norm_decay=0.9, seed=1)
-  defaults.update(kwargs)
-  return TrainConfig(**defaults)
-
-
-def fixed_batches(images, labels):
-  """dataset_fn repeating one batch (float32 images, int32 labels)."""
-  def dataset_fn(context):
-    del context
-    ds = tf.data.Dataset.from_tensors({"image": np.float32(images),
-                                       "label": np.int32(labels)})
-    return ds.repeat()
-  return dataset_fn
-
-
-def random_batch(batch=2, size=65, num_classes=3, seed=0):
-  rng = np.random.RandomState(seed)
-  return (rng.uniform(0, 255, (batch, size, size, 3)),
-          rng.randint(0, num_classes, (batch, size, size)))
+from tests.helpers import (DATA, REPO, fixed_batches, random_batch, require,
+                           tiny_config, tiny_options)
 
 
 def _voc_batch(size=129):
@@ -83,7 +46,7 @@ def _miou(model, images, labels, num_classes):
 @pytest.mark.slow
 def test_tiny_model_overfits_real_voc_images(tmp_path):
   images, labels = _voc_batch()
-  model_opts = tiny_model(21, crop=129, depth_multiplier=0.5, filters=32)
+  model_opts = tiny_options(21, crop=129, depth_multiplier=0.5, filters=32)
   config = tiny_config(tmp_path, num_classes=21, model=model_opts,
                        train_batch_size=len(images), base_learning_rate=0.05,
                        training_number_of_steps=80, log_steps=10,
@@ -167,7 +130,7 @@ def test_init_from_tf2_checkpoint_with_other_class_count(tmp_path, caplog):
   assert report.kind == "tf2"
   assert report.not_restored == ["logits.semantic"]
   assert "5" in report.reason and "3" in report.reason
-  src_model = build_model(tiny_model(3), upsample_logits=False)
+  src_model = build_model(tiny_options(3), upsample_logits=False)
   tf.train.Checkpoint(model=src_model).restore(
       source.checkpoint).expect_partial()
   for name in ("MobilenetV2.Conv", "aspp0.BatchNorm", "decoder.decoder_conv1_"
@@ -190,7 +153,7 @@ def test_init_from_tf2_checkpoint_with_other_class_count(tmp_path, caplog):
 
 def test_init_from_tf1_checkpoint_with_other_class_count(tmp_path):
   from deeplab_tf import tf1_checkpoint
-  zoo = build_model(tiny_model(21), upsample_logits=False)
+  zoo = build_model(tiny_options(21), upsample_logits=False)
   table = tf1_checkpoint.tf1_name_table(zoo)
   names = sorted(table) + ["global_step"]
   values = [table[n].numpy() for n in names[:-1]] + [np.int64(7)]
@@ -198,8 +161,9 @@ def test_init_from_tf1_checkpoint_with_other_class_count(tmp_path):
   tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
                     shape_and_slices=[""] * len(names),
                     tensors=[tf.constant(v) for v in values])
-  model = build_model(tiny_model(3), upsample_logits=False)
-  report = checkpoints.initialize_from_checkpoint(model, tiny_model(3), prefix)
+  model = build_model(tiny_options(3), upsample_logits=False)
+  report = checkpoints.initialize_from_checkpoint(model, tiny_options(3),
+                                                  prefix)
   assert report.kind == "tf1"
   assert report.not_restored == ["logits.semantic"]
   np.testing.assert_array_equal(
@@ -262,5 +226,5 @@ def test_summaries_and_saved_config(tmp_path):
   assert {"train/loss", "train/learning_rate", "train/pixel_accuracy",
           "train/miou", "images/prediction", "images/label"} <= tags
   opts, dataset, train = load_run_config(str(tmp_path))
-  assert opts == tiny_model(3)
+  assert opts == tiny_options(3)
   assert dataset["ignore_label"] == 255 and train["base_learning_rate"] == 0.02

@@ -2,9 +2,10 @@
 mirrored (two logical CPU devices) and multi_worker (two local worker
 processes, TF_CONFIG on 127.0.0.1) for the same global batch.
 
-Each strategy runs in its own process (logical devices and collectives must
-be configured before TensorFlow starts); this file is also that process's
-script: `python -m tests.test_train_strategies <mode> <workdir> [task]`.
+mirrored and multi_worker run in their own processes (logical devices and
+collectives must be configured before TensorFlow starts), all three at
+once, while one_device runs in the test's process; this file is also those
+processes' script: `python -m tests.test_train_strategies <mode> <workdir>`.
 """
 
 import json
@@ -23,19 +24,16 @@ CROP = 65
 
 
 def _config():
-  from deeplab_tf.config import ModelOptions
   from deeplab_tf.training.config import TrainConfig
-  model = ModelOptions(model_variant="mobilenet_v2", num_classes=3,
-                       atrous_rates=None, crop_size=(CROP, CROP),
-                       depth_multiplier=0.25, aspp_convs_filters=16,
-                       decoder_filters=16)
+  from tests.helpers import tiny_options
+  model = tiny_options(num_classes=3, crop=CROP)
   return TrainConfig(model=model, ignore_label=255, train_batch_size=4,
                      base_learning_rate=0.05, training_number_of_steps=10,
                      weight_decay=4e-5, fine_tune_batch_norm=True)
 
 
 def _one_step(mode: str, workdir: str):
-  """Runs one step under `mode`; prints a JSON line with the results."""
+  """Runs one step under `mode`; returns the results as a JSON-able dict."""
   import tensorflow as tf
   if mode == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -61,12 +59,11 @@ def _one_step(mode: str, workdir: str):
   out = trainer.train_step(next(iter(distributed)))
   kernel = trainer.model.get_layer("aspp0").kernel.numpy()
   moving = trainer.model.get_layer("aspp0.BatchNorm").moving_mean.numpy()
-  print("RESULT " + json.dumps({
-      "replicas": n, "loss": float(out["loss"]),
-      "data_loss": float(out["data_loss"]),
-      "pixels": int(np.sum(out["confusion"].numpy())),
-      "kernel": kernel.ravel()[:64].tolist(),
-      "moving_mean": moving.ravel().tolist()}), flush=True)
+  return {"replicas": n, "loss": float(out["loss"]),
+          "data_loss": float(out["data_loss"]),
+          "pixels": int(np.sum(out["confusion"].numpy())),
+          "kernel": kernel.ravel()[:64].tolist(),
+          "moving_mean": moving.ravel().tolist()}
 
 
 def _free_port():
@@ -89,13 +86,14 @@ def _result(stdout: str):
   raise AssertionError("no result in output:\n" + stdout[-3000:])
 
 
-def _run(mode, workdir, env=None):
-  proc = subprocess.run(
-      [sys.executable, "-m", "tests.test_train_strategies", mode,
-       str(workdir)], cwd=REPO, env=_env(env), capture_output=True,
-      text=True, timeout=400)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return _result(proc.stdout)
+def _start(mode, workdir, name, env=None):
+  """Starts `mode`'s process; its output goes to files (a full pipe would
+  stall a worker that the other worker waits for)."""
+  with open(workdir / (name + ".out"), "w") as out, \
+       open(workdir / (name + ".err"), "w") as err:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.test_train_strategies", mode,
+         str(workdir)], cwd=REPO, env=_env(env), stdout=out, stderr=err)
 
 
 @pytest.mark.slow
@@ -113,28 +111,30 @@ def test_one_step_agrees_across_strategies(tmp_path):
       np.float32)
   np.savez(tmp_path / "batch.npz", image=images, label=labels)
 
-  single = _run("one_device", tmp_path)
-  mirrored = _run("mirrored", tmp_path)
+  # The three processes start together; one_device runs here meanwhile.
   ports = [_free_port(), _free_port()]
   cluster = {"worker": ["127.0.0.1:%d" % p for p in ports]}
-  workers = []
+  names = ["mirrored", "worker0", "worker1"]
+  procs = [_start("mirrored", tmp_path, names[0])]
   for task in range(2):
     tf_config = json.dumps({"cluster": cluster,
                             "task": {"type": "worker", "index": task}})
-    workers.append(subprocess.Popen(
-        [sys.executable, "-m", "tests.test_train_strategies", "multi_worker",
-         str(tmp_path)], cwd=REPO, env=_env({"TF_CONFIG": tf_config}),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-  outputs = []
-  for proc in workers:
-    try:
-      stdout, stderr = proc.communicate(timeout=400)
-    except subprocess.TimeoutExpired:
-      for p in workers:
+    procs.append(_start("multi_worker", tmp_path, names[task + 1],
+                        {"TF_CONFIG": tf_config}))
+  try:
+    single = _one_step("one_device", str(tmp_path))
+    outputs = []
+    for proc, name in zip(procs, names):
+      proc.wait(timeout=400)
+      stderr = (tmp_path / (name + ".err")).read_text()
+      assert proc.returncode == 0, stderr[-3000:]
+      outputs.append(_result((tmp_path / (name + ".out")).read_text()))
+  finally:
+    for p in procs:
+      if p.poll() is None:
         p.kill()
-      raise
-    assert proc.returncode == 0, stderr[-3000:]
-    outputs.append(_result(stdout))
+        p.wait()
+  mirrored, outputs = outputs[0], outputs[1:]
   assert [single["replicas"], mirrored["replicas"]] == [1, 2]
   assert [o["replicas"] for o in outputs] == [2, 2]
   valid = int((labels != 255).sum())
@@ -152,4 +152,5 @@ def test_one_step_agrees_across_strategies(tmp_path):
 
 
 if __name__ == "__main__":
-  _one_step(sys.argv[1], sys.argv[2])
+  print("RESULT " + json.dumps(_one_step(sys.argv[1], sys.argv[2])),
+        flush=True)

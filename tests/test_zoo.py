@@ -17,11 +17,9 @@ from deeplab_tf import zoo
 from deeplab_tf.inference import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
 from deeplab_tf.zoo.__main__ import main as zoo_main
-from tests.conftest import require
-from tests.test_tf1_checkpoint import score_val_split
-from tests.test_tf1_checkpoint import voc_records  # noqa: F401 (fixture)
-from tests.zoo_server import (GOLDEN, ZooServer, make_golden_tarball,
-                              make_tarball, reference_maker)
+from tests.helpers import (GOLDEN, REPO, reference_maker, require,
+                           score_val_split)
+from tests.zoo_server import ZooServer, make_golden_tarball, make_tarball
 
 MNV2_VOC = "mobilenetv2_coco_voc_trainaug"
 MNV2_TARBALL = "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz"
@@ -234,7 +232,6 @@ def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
 def _run_cli(args, env):
   import subprocess
   import sys
-  from tests.conftest import REPO
   return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
                         text=True, timeout=600,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env))

@@ -7,7 +7,7 @@ import pytest
 
 from deeplab_tf import zoo
 from deeplab_tf.data import get_dataset_descriptor
-from tests.conftest import REFERENCE, require
+from tests.helpers import REFERENCE, require
 
 
 def test_registry_holds_the_zoo_tables():

@@ -4,25 +4,12 @@ served over HTTP on 127.0.0.1 only, on a random free port."""
 
 import functools
 import http.server
-import importlib.util
 import os
 import shutil
 import tarfile
 import threading
 
-from tests.conftest import REFERENCE, require
-
-GOLDEN = REFERENCE / "golden" / "mobilenetv2_os16"
-GOLDEN_SEED = 20180207
-
-
-def reference_maker():
-  """The reference's own checkpoint writer (../shared/reference)."""
-  path = require(REFERENCE / "make_tf1_checkpoint.py")
-  spec = importlib.util.spec_from_file_location("make_tf1_checkpoint", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+from tests.helpers import GOLDEN, make_golden_checkpoint, reference_maker  # noqa: F401 (re-exported)
 
 
 def make_tarball(tarball_path, top, prefix, checkpoint_name="model.ckpt"):
@@ -49,9 +36,7 @@ def make_golden_tarball(directory, tarball_name):
   model.ckpt-30000.*` in `<directory>/<tarball_name>`."""
   work = os.path.join(directory, ".golden_ckpt")
   os.makedirs(work, exist_ok=True)
-  reference_maker().make_checkpoint(
-      str(GOLDEN / "variables.json"), os.path.join(work, "model.ckpt"),
-      GOLDEN_SEED, str(require(GOLDEN / "bn_stats.npz")))
+  make_golden_checkpoint(os.path.join(work, "model.ckpt"))
   path = make_tarball(os.path.join(directory, tarball_name),
                       "deeplabv3_mnv2_pascal_train_aug",
                       os.path.join(work, "model.ckpt"), "model.ckpt-30000")

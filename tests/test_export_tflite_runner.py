@@ -15,12 +15,12 @@ import tensorflow as tf
 from PIL import Image
 
 from deeplab_tf import inference
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.export.tflite_runner import TFLiteSegmenter
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import save_run_config
+from tests import helpers as H
 
 CROP, INPUT = (65, 65), (49, 73)
 
@@ -30,9 +30,7 @@ def exported(tmp_path_factory):
   pytest.importorskip("ai_edge_litert")
   tmp = tmp_path_factory.mktemp("tflite_runner")
   keras.utils.set_random_seed(5)
-  opts = ModelOptions(model_variant="mobilenet_v2", num_classes=4,
-                      atrous_rates=None, crop_size=CROP, depth_multiplier=0.25,
-                      aspp_convs_filters=16, decoder_filters=16)
+  opts = H.tiny_options(num_classes=4, crop=CROP[0])
   model = build_model(opts, upsample_logits=False)
   run = tmp / "run"
   save_run_config(str(run), opts, {"name": "test", "num_classes": 4})

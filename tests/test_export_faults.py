@@ -9,7 +9,6 @@ read-only and a full export directory.
 """
 
 import errno
-import io
 import json
 import os
 import shutil
@@ -23,15 +22,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from deeplab_tf import inference, run_config
 from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
-from tests import test_export_helpers as H
-from tests.conftest import REPO
+from tests import helpers as H
+from tests.helpers import REPO, encode
 
 CROP = (65, 65)
 LIMIT = 160 * 160  # the fixture's max_image_pixels
@@ -51,12 +49,6 @@ def png_of_size(height: int, width: int) -> bytes:
           chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
-def encode(array, fmt: str, mode=None) -> bytes:
-  buffer = io.BytesIO()
-  Image.fromarray(array, mode).save(buffer, format=fmt)
-  return buffer.getvalue()
-
-
 def tree(root):
   """{relative path: bytes or 'dir'} of everything under `root`."""
   out = {}
@@ -73,7 +65,7 @@ def tree(root):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
   tmp = tmp_path_factory.mktemp("faults_export")
-  opts = H.tiny_options().replace(crop_size=CROP)
+  opts = H.voc_tiny_options().replace(crop_size=CROP)
   previous_umask = os.umask(0o022)
   try:
     keras.utils.set_random_seed(5)

@@ -21,20 +21,14 @@ import tensorflow as tf
 from deeplab_tf import checkpoint_integrity
 from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.synthetic import write_synthetic_dataset
-from deeplab_tf.run_config import (latest_checkpoint, load_run_config,
-                                   save_run_config)
+from deeplab_tf.run_config import latest_checkpoint, load_run_config
 from deeplab_tf.training import loop
 from deeplab_tf.training.logdir_lock import LogdirLock, LogdirLockedError
 from deeplab_tf.training.resolve import train_config_from_values
-from deeplab_tf.training.strategy import make_strategy
-from tests.conftest import REPO
-from tests.test_train_loop import fixed_batches, random_batch, tiny_config
+from tests.helpers import (REPO, TINY_FLAGS, damage, fixed_batches,
+                           random_batch, tiny_config, write_checkpoints)
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-TINY_FLAGS = {"model_variant": "mobilenet_v2", "depth_multiplier": 0.25,
-              "train_crop_size": ["33", "33"], "train_batch_size": 2,
-              "min_scale_factor": 1.0, "max_scale_factor": 1.0,
-              "log_steps": 1, "seed": 1, "save_summaries_secs": 1e9}
 
 
 @pytest.fixture(scope="module")
@@ -142,30 +136,6 @@ def test_logdir_lock_names_the_holder_and_takes_over_stale_locks(
 
 
 # ------------------------------------------------- checkpoints, full disk
-def damage(prefix, how):
-  data = tf.io.gfile.glob(prefix + ".data-*")[0]
-  raw = bytearray(open(data, "rb").read())
-  if how == "truncate":
-    raw = raw[:len(raw) // 2]
-  else:
-    raw[len(raw) // 3] ^= 0x01
-  open(data, "wb").write(bytes(raw))
-
-
-def write_checkpoints(config, steps):
-  """Saves untrained checkpoints at `steps` and the run's configuration,
-  as train.py lays them out (without tracing a training step)."""
-  trainer = loop.Trainer(config, make_strategy("one_device"))
-  manager = tf.train.CheckpointManager(
-      trainer.checkpoint, config.train_logdir, max_to_keep=config.max_to_keep,
-      checkpoint_name=loop.CHECKPOINT_NAME)
-  for step in steps:
-    trainer.step.assign(step)
-    manager.save(checkpoint_number=step)
-  save_run_config(config.train_logdir, config.model,
-                  loop.dataset_section(config), config.to_dict())
-
-
 def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
   images, labels = random_batch()
   config = tiny_config(tmp_path, training_number_of_steps=3,

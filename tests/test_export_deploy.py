@@ -1,11 +1,12 @@
 """Deployment beyond the reference: ONNX, BatchNorm-folded and bf16 serving
 graphs, and the SavedModel's sliding-window signature for large images.
 
-One tiny trained checkpoint is exported once with ONNX and a sliding
-window; the report's parity checks are asserted, the ONNX model is run in
-ONNX Runtime, and the large-image signature is run in a process that cannot
-import deeplab_tf. The MobileNetV2 golden weights are converted to ONNX and
-compared with the authors' logits.
+The session's tiny trained run is exported once with ONNX and a sliding
+window (conftest's `voc_export`, shared with test_export.py); the report's
+parity checks are asserted, the ONNX model is run in ONNX Runtime, and the
+large-image signature is run in a process that cannot import deeplab_tf.
+The MobileNetV2 golden weights are converted to ONNX and compared with the
+authors' logits.
 """
 
 import json
@@ -20,41 +21,23 @@ import tensorflow as tf
 from deeplab_tf import inference
 from deeplab_tf import sliding_window as sw
 from deeplab_tf.config import ModelOptions
-from deeplab_tf.data.builders import build_voc2012
 from deeplab_tf.export import fold_batch_norm as fold
 from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import optimize
 from deeplab_tf.model import build_model
-from deeplab_tf.run_config import restore_model
-from tests import test_export_helpers as H
-from tests.conftest import DATA, REFERENCE, require
+from tests import helpers as H
 
 onnx_lib = pytest.importorskip("deeplab_tf.export.onnx")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
-WINDOW = (129, 129)
-STRIDE = (86, 86)
+WINDOW = H.EXPORT_WINDOW
+STRIDE = H.EXPORT_STRIDE
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-  data_dir = require(DATA)
-  tmp = tmp_path_factory.mktemp("deploy")
-  records = tmp / "tfrecord"
-  build_voc2012(str(H.voc_root(data_dir)), str(records), num_workers=1,
-                verbose=False)
-  H.train_tiny_checkpoint(data_dir, tmp / "train", records)
-  config = export_lib.ExportConfig(
-      checkpoint_dir=str(tmp / "train"), export_dir=str(tmp / "serving"),
-      num_parity=2, onnx=True, window_size=WINDOW, window_stride=STRIDE,
-      window_batch_size=2)
-  report = export_lib.run_export(config, log=lambda *_: None)
-  opts = H.tiny_options()
-  model = build_model(opts, upsample_logits=False)
-  restore_model(model, str(tmp / "train"))
-  return {"report": report, "dir": tmp, "model": model, "opts": opts,
-          "data": data_dir}
+@pytest.fixture
+def exported(voc_export):
+  return voc_export
 
 
 def test_report_checks_onnx_folding_and_sliding(exported):
@@ -74,7 +57,7 @@ def test_report_checks_onnx_folding_and_sliding(exported):
                              "deeplab_mobilenet_v2.onnx")
   assert onnx["opset"] == 17
   assert onnx["inputs"] == {"images": ["?", "?", "?", 3]}
-  assert onnx["outputs"]["logits"] == ["?", "?", "?", H.NUM_CLASSES]
+  assert onnx["outputs"]["logits"] == ["?", "?", "?", H.VOC_CLASSES]
   assert onnx["outputs"]["semantic_predictions"] == ["?", "?", "?"]
 
 
@@ -149,7 +132,7 @@ def _random_bn_statistics(model, seed=0):
 
 
 @pytest.mark.parametrize("opts", [
-    H.tiny_options(),
+    H.voc_tiny_options(),
     ModelOptions(model_variant="resnet_v1_50_beta", num_classes=5,
                  atrous_rates=(1, 2, 3), crop_size=(65, 65),
                  aspp_convs_filters=32, decoder_filters=32,
@@ -206,23 +189,18 @@ def test_export_config_rejects_bad_windows_and_precision(tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_matches_the_golden_mobilenet_v2(tmp_path):
+def test_onnx_matches_the_golden_mobilenet_v2(golden_checkpoint):
   """The authors' MobileNetV2 graph's logits, through ONNX Runtime."""
   from deeplab_tf import load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
   from deeplab_tf.export import serving  # pylint: disable=g-import-not-at-top
-  from tests.test_tf1_checkpoint import GOLDEN, ZOO_MOBILENET, _maker  # pylint: disable=g-import-not-at-top
-  require(REFERENCE)
-  prefix = tmp_path / "model.ckpt"
-  _maker().make_checkpoint(str(GOLDEN / "variables.json"), str(prefix),
-                           20180207, str(require(GOLDEN / "bn_stats.npz")))
-  opts = ModelOptions(**ZOO_MOBILENET)
+  opts = ModelOptions(**H.ZOO_MOBILENET)
   model = build_model(opts, upsample_logits=False)
-  load_tf1_checkpoint(model, str(tmp_path))
+  load_tf1_checkpoint(model, str(golden_checkpoint.parent))
   module = serving.DeepLabServingModule(
       optimize.serving_model(opts, model), crop_size=(513, 513),
       mean_pixel=opts.mean_pixel, num_classes=opts.num_classes)
   runner = onnx_lib.OnnxRunner(onnx_lib.convert(module))
-  golden = np.load(GOLDEN / "golden.npz")
+  golden = np.load(H.GOLDEN / "golden.npz")
   for case in ("sq513", "ns321x417"):
     image = golden[case + "/image"]
     expected = golden[case + "/logits"]

@@ -21,8 +21,7 @@ from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.evaluation import evaluator
 from deeplab_tf.evaluation.config import eval_config_from_checkpoint
 from deeplab_tf.training.resolve import train_config_from_values
-from tests.conftest import REPO
-from tests.test_faults_train import TINY_FLAGS, damage, write_checkpoints
+from tests.helpers import REPO, TINY_FLAGS, damage, write_checkpoints
 
 
 @pytest.fixture(scope="module")
