@@ -21,10 +21,10 @@ from deeplab_tf.data.input_pipeline import (build_eval_dataset,
                                             build_train_dataset, decode_example,
                                             list_split_files)
 from deeplab_tf.data.tfds_source import TfdsSource
+from tests.helpers import REPO
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 CAMVID_TRAIN, CAMVID_VAL = 6, 3
 
 

@@ -4,7 +4,6 @@ conflicting flags, continuous mode, visualisation and the eval.py CLI."""
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.data.input_pipeline import decode_example, list_split_files
 from deeplab_tf.evaluation import evaluator, metrics
 from deeplab_tf.evaluation.config import eval_config_from_checkpoint
@@ -21,8 +19,8 @@ from deeplab_tf.model import build_model
 from deeplab_tf.run_config import restore_model
 from deeplab_tf.training import loop
 from deeplab_tf.training.config import TrainConfig
+from tests.helpers import REPO, tiny_options
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 SIZE = (50, 70)  # not square, smaller than the eval crop in one dimension
 
 
@@ -34,10 +32,7 @@ def trained(tmp_path_factory):
   data_dir = root / "data"
   descriptor = write_synthetic_dataset(str(data_dir), num_train=4, num_val=3,
                                        image_size=SIZE)
-  model = ModelOptions(model_variant="mobilenet_v2", num_classes=5,
-                       atrous_rates=None, crop_size=(65, 65),
-                       depth_multiplier=0.25, aspp_convs_filters=16,
-                       decoder_filters=16)
+  model = tiny_options(num_classes=5)
   config = TrainConfig(
       model=model, dataset="synthetic", dataset_dir=str(data_dir),
       ignore_label=255, class_names=descriptor.class_names,

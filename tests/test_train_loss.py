@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.model import build_model
 from deeplab_tf.training import losses
 from deeplab_tf.training.schedules import DeepLabLearningRate
+from tests.helpers import tiny_options
 
 
 def _ce(logits, label):
@@ -67,10 +67,7 @@ def test_labels_downsampled_with_nearest_when_not_upsampling_logits():
 
 
 def test_weight_decay_covers_conv_kernels_only():
-  opts = ModelOptions(model_variant="mobilenet_v2", num_classes=3,
-                      atrous_rates=None, crop_size=(65, 65),
-                      depth_multiplier=0.25, aspp_convs_filters=16,
-                      decoder_filters=16)
+  opts = tiny_options(num_classes=3)
   model = build_model(opts, upsample_logits=False)
   kernels = losses.decayed_kernels(model)
   paths = [k.path for k in kernels]

@@ -10,7 +10,6 @@ processes' script: `python -m tests.test_train_strategies <mode> <workdir>`.
 
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys
@@ -18,14 +17,14 @@ import sys
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, tiny_options
+
 GLOBAL_BATCH = 4
 CROP = 65
 
 
 def _config():
   from deeplab_tf.training.config import TrainConfig
-  from tests.helpers import tiny_options
   model = tiny_options(num_classes=3, crop=CROP)
   return TrainConfig(model=model, ignore_label=255, train_batch_size=4,
                      base_learning_rate=0.05, training_number_of_steps=10,
