@@ -13,7 +13,6 @@ from absl import app
 from absl import flags
 
 from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
@@ -32,12 +31,11 @@ flags.mark_flags_as_required(["dataset_dir", "output_dir"])
 def main(argv):
   del argv
   from deeplab_tf.data.tfds_export import export_to_tfds  # pylint: disable=g-import-not-at-top
-  descriptor = run_or_exit(get_dataset_descriptor,
-                           FLAGS.dataset or FLAGS.dataset_dir)
-  path = run_or_exit(export_to_tfds, FLAGS.dataset_dir, descriptor,
-                     FLAGS.output_dir, name=FLAGS.tfds_name,
-                     splits=FLAGS.splits or None, version=FLAGS.version,
-                     num_shards=FLAGS.num_shards)
+  descriptor = get_dataset_descriptor(FLAGS.dataset or FLAGS.dataset_dir)
+  path = export_to_tfds(FLAGS.dataset_dir, descriptor,
+                        FLAGS.output_dir, name=FLAGS.tfds_name,
+                        splits=FLAGS.splits or None, version=FLAGS.version,
+                        num_shards=FLAGS.num_shards)
   print("wrote %s" % path)
 
 

@@ -14,7 +14,6 @@ from absl import flags
 
 from deeplab_tf import cli
 from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
@@ -39,14 +38,13 @@ def main(argv):
   from deeplab_tf.data.validation import format_report, validate_split  # pylint: disable=g-import-not-at-top
   del argv
   if (FLAGS.dataset or "").startswith("tfds:"):
-    report = run_or_exit(_validate_tfds)
+    report = _validate_tfds()
   else:
     if not FLAGS.dataset_dir:
       raise app.UsageError("--dataset_dir is required (or --dataset=tfds:...)")
-    descriptor = run_or_exit(get_dataset_descriptor,
-                             FLAGS.dataset or FLAGS.dataset_dir)
-    report = run_or_exit(validate_split, FLAGS.dataset_dir, FLAGS.split,
-                         descriptor)
+    descriptor = get_dataset_descriptor(FLAGS.dataset or FLAGS.dataset_dir)
+    report = validate_split(FLAGS.dataset_dir, FLAGS.split,
+                            descriptor)
   print(format_report(report))
   if not report.ok:
     print("ERROR: %d bad record(s) in split %s"

@@ -17,11 +17,13 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.errors import UserError
+
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_RE = re.compile(r"^.+-\d+_temp$")
 
 
-class CorruptCheckpointError(ValueError):
+class CorruptCheckpointError(UserError):
   """A checkpoint's files are missing, truncated or corrupt."""
 
 

@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Tuple
 import tensorflow as tf
 
 from deeplab_tf.config import ModelOptions
+from deeplab_tf.errors import UserError
 
 CONFIG_FILENAME = "deeplab_config.json"
 FORMAT_VERSION = 1
@@ -134,11 +135,11 @@ def load_run_config(checkpoint_dir: str
     try:
       doc = json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
+      raise UserError("%s is not valid JSON: %s" % (path, e)) from None
   try:
     opts = ModelOptions.from_dict(doc["model"])
   except (KeyError, TypeError, ValueError) as e:
-    raise ValueError("%s: bad 'model' section: %s" % (path, e)) from None
+    raise UserError("%s: bad 'model' section: %s" % (path, e)) from None
   return opts, doc.get("dataset", {}), doc.get("train", {})
 
 

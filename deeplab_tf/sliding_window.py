@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Tuple
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf.errors import ConfigError
 
 WEIGHTINGS = ("uniform", "gaussian")
 # Gaussian window weight: sigma = window / 8 per axis (nnU-Net's choice).
@@ -59,16 +60,16 @@ class SlidingWindow:
               else _pair(self.window_stride, "window_stride"))
     for axis, w, s in zip(("height", "width"), window, stride):
       if s > w:
-        raise ValueError(
-            "window_stride %s is larger than window_size %s in %s: pixels "
-            "between windows would get no prediction; use a stride <= the "
-            "window" % (list(stride), list(window), axis))
+        raise ConfigError(
+             "window_stride %s is larger than window_size %s in %s: pixels "
+             "between windows would get no prediction; use a stride <= the "
+             "window" % (list(stride), list(window), axis))
     if int(self.batch_size) < 1:
-      raise ValueError("window batch_size must be >= 1, got %r"
-                       % (self.batch_size,))
+      raise ConfigError("window batch_size must be >= 1, got %r"
+                        % (self.batch_size,))
     if self.weighting not in WEIGHTINGS:
-      raise ValueError("window weighting %r: choose one of %s"
-                       % (self.weighting, ", ".join(WEIGHTINGS)))
+      raise ConfigError("window weighting %r: choose one of %s"
+                        % (self.weighting, ", ".join(WEIGHTINGS)))
     object.__setattr__(self, "window_size", window)
     object.__setattr__(self, "window_stride", stride)
     object.__setattr__(self, "batch_size", int(self.batch_size))
@@ -76,11 +77,11 @@ class SlidingWindow:
   def check_output_stride(self, output_stride: int):
     """Raises ValueError if a window is smaller than the output stride."""
     if min(self.window_size) < int(output_stride):
-      raise ValueError(
-          "window_size %s is smaller than the output stride %d: a window "
-          "would not give even one feature; use a window of at least the "
-          "output stride (typically the training crop)"
-          % (list(self.window_size), int(output_stride)))
+      raise ConfigError(
+           "window_size %s is smaller than the output stride %d: a window "
+           "would not give even one feature; use a window of at least the "
+           "output stride (typically the training crop)"
+           % (list(self.window_size), int(output_stride)))
 
 
 def _pair(value, name) -> Tuple[int, int]:
@@ -89,11 +90,11 @@ def _pair(value, name) -> Tuple[int, int]:
   try:
     pair = tuple(int(v) for v in value)
   except (TypeError, ValueError):
-    raise ValueError("%s %r must be [height, width] integers"
-                     % (name, value)) from None
+    raise ConfigError("%s %r must be [height, width] integers"
+                      % (name, value)) from None
   if len(pair) != 2 or min(pair) < 1:
-    raise ValueError("%s %r must be two positive integers [height, width]"
-                     % (name, value))
+    raise ConfigError("%s %r must be two positive integers [height, width]"
+                      % (name, value))
   return pair
 
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from deeplab_tf.layers import scope_of
 from deeplab_tf.model import LOGITS_SCOPE
+from deeplab_tf.errors import UserError
 
 TF2_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -157,8 +158,8 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
   reader = tf.train.load_checkpoint(prefix)
   shapes = reader.get_variable_to_shape_map()
   if TF2_OBJECT_GRAPH_KEY in shapes:
-    raise ValueError("%s is a TF2 object-based checkpoint, not a TF1 one; "
-                     "restore it with tf.train.Checkpoint" % prefix)
+    raise UserError("%s is a TF2 object-based checkpoint, not a TF1 one; "
+                    "restore it with tf.train.Checkpoint" % prefix)
   table = tf1_name_table(model)
   backbone = _backbone_prefix(model, table)
 
@@ -204,8 +205,8 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
     hint = ""
     if any(n.startswith(LOGITS_SCOPE) for n in mismatched) and not skip_logits:
       hint = "\n(the class count differs: pass skip_logits=True)"
-    raise ValueError("TF1 checkpoint %s does not fit model %s:\n%s%s"
-                     % (prefix, model.name, "\n".join(problems), hint))
+    raise UserError("TF1 checkpoint %s does not fit model %s:\n%s%s"
+                    % (prefix, model.name, "\n".join(problems), hint))
   for name, variable in expected.items():
     variable.assign(reader.get_tensor(name).astype(variable.dtype))
   return LoadReport(checkpoint=prefix, loaded=sorted(expected),

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from deeplab_tf.config import ModelOptions
 from deeplab_tf.run_config import make_temp_dir, save_run_config
+from deeplab_tf.errors import ConfigError
 
 
 def dataset_section(dataset: Optional[str], num_classes: Optional[int],
@@ -31,23 +32,24 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
       dataset's); a dataset with another count is an error.
     dataset_dir: TFRecords later tools read by default (optional).
   """
-  from deeplab_tf.data import DatasetDescriptor, get_dataset_descriptor  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import (DataError, DatasetDescriptor,  # pylint: disable=g-import-not-at-top
+                               get_dataset_descriptor)
   if dataset is None:
     if num_classes is None:
-      raise ValueError("give --dataset or --num_classes: the checkpoint has "
-                       "no logits that record its class count")
+      raise ConfigError("give --dataset or --num_classes: the checkpoint has "
+                        "no logits that record its class count")
     section = {"name": None, "num_classes": int(num_classes)}
   else:
     try:
       d = (dataset if isinstance(dataset, DatasetDescriptor)
            else get_dataset_descriptor(dataset))
-    except Exception as e:  # DataError: unknown name, unreadable label map
-      raise ValueError("--dataset=%s: %s" % (dataset, e)) from None
+    except DataError as e:  # unknown name, unreadable label map
+      raise ConfigError("--dataset=%s: %s" % (dataset, e)) from None
     if num_classes is not None and num_classes != d.num_classes:
-      raise ValueError(
-          "--dataset=%s has %d classes but the checkpoint's logits have %d: "
-          "give the dataset the checkpoint was trained on"
-          % (d.name, d.num_classes, num_classes))
+      raise ConfigError(
+           "--dataset=%s has %d classes but the checkpoint's logits have %d: "
+           "give the dataset the checkpoint was trained on"
+           % (d.name, d.num_classes, num_classes))
     section = {"name": d.name, "num_classes": int(num_classes
                                                   or d.num_classes),
                "ignore_label": d.ignore_label,
@@ -82,8 +84,8 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
   if os.path.isdir(out) and os.listdir(out) and not overwrite:
     raise FileExistsError("%s exists and is not empty" % out)
   if dataset.get("num_classes") != model_options.num_classes:
-    raise ValueError("dataset num_classes %r != model num_classes %d"
-                     % (dataset.get("num_classes"), model_options.num_classes))
+    raise ConfigError("dataset num_classes %r != model num_classes %d"
+                      % (dataset.get("num_classes"), model_options.num_classes))
   model = build_model(model_options)
   report = load_tf1_checkpoint(model, tf1_checkpoint, skip_logits=skip_logits,
                                backbone_only=backbone_only)

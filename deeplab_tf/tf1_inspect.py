@@ -29,6 +29,7 @@ import tensorflow as tf
 from deeplab_tf.config import (MODEL_VARIANTS, ModelOptions,
                                paper_atrous_rates)
 from deeplab_tf.tf1_checkpoint import resolve_checkpoint_prefix
+from deeplab_tf.errors import ConfigError, UserError
 
 # MobileNetV2's last projection has 320 channels at depth multiplier 1.
 _MOBILENET_LAST_PROJECT = "MobilenetV2/expanded_conv_16/project/weights"
@@ -56,8 +57,8 @@ def _backbone(shapes, checkpoint) -> Tuple[str, Dict[str, Any]]:
   if "MobilenetV2" in scopes:
     project = shapes.get(_MOBILENET_LAST_PROJECT)
     if project is None:
-      raise ValueError("%s: a MobilenetV2 checkpoint without %s"
-                       % (checkpoint, _MOBILENET_LAST_PROJECT))
+      raise UserError("%s: a MobilenetV2 checkpoint without %s"
+                      % (checkpoint, _MOBILENET_LAST_PROJECT))
     return "mobilenet_v2", {
         "depth_multiplier": project[-1] / _MOBILENET_LAST_CHANNELS}
   for variant in MODEL_VARIANTS:
@@ -67,10 +68,10 @@ def _backbone(shapes, checkpoint) -> Tuple[str, Dict[str, Any]]:
         beta = (scope + "/conv1_1/weights") in shapes
         return scope + ("_beta" if beta else ""), {}
       return variant, {}
-  raise ValueError(
-      "%s holds no backbone this project builds (scopes: %s; expected one "
-      "of xception_41/65/71, resnet_v1_50/101, MobilenetV2)"
-      % (checkpoint, ", ".join(sorted(scopes))))
+  raise UserError(
+     "%s holds no backbone this project builds (scopes: %s; expected one "
+     "of xception_41/65/71, resnet_v1_50/101, MobilenetV2)"
+     % (checkpoint, ", ".join(sorted(scopes))))
 
 
 def recorded_options(checkpoint: str) -> Dict[str, Any]:
@@ -147,33 +148,33 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
   has_decoder = recorded.pop("_has_decoder", None)
   for name, value in recorded.items():
     if name in given and not _same(name, given[name], value):
-      raise ValueError(
-          "--%s=%s contradicts the checkpoint %s, which records %s=%s"
-          % (name, given[name], checkpoint, name, value))
+      raise ConfigError(
+           "--%s=%s contradicts the checkpoint %s, which records %s=%s"
+           % (name, given[name], checkpoint, name, value))
   options = dict(given, **recorded)
   if "num_classes" not in options:
-    raise ValueError("%s has no logits (a backbone checkpoint): give "
-                     "--num_classes or --dataset" % checkpoint)
+    raise ConfigError("%s has no logits (a backbone checkpoint): give "
+                      "--num_classes or --dataset" % checkpoint)
   output_stride = int(options.setdefault("output_stride", 16))
   if has_atrous is not None:
     rates = options.get("atrous_rates")
     if has_atrous and not rates:
       options["atrous_rates"] = paper_atrous_rates(output_stride)
     elif not has_atrous and rates:
-      raise ValueError("--atrous_rates=%s contradicts the checkpoint %s, "
-                       "which has no atrous ASPP branches"
-                       % (list(rates), checkpoint))
+      raise ConfigError("--atrous_rates=%s contradicts the checkpoint %s, "
+                        "which has no atrous ASPP branches"
+                        % (list(rates), checkpoint))
     elif not has_atrous:
       options["atrous_rates"] = None
   if has_decoder is not None:
     decoder = options.get("decoder_output_stride")
     if has_decoder and decoder == NO_DECODER:
-      raise ValueError("--decoder_output_stride=none contradicts the "
-                       "checkpoint %s, which has a decoder" % checkpoint)
+      raise ConfigError("--decoder_output_stride=none contradicts the "
+                        "checkpoint %s, which has a decoder" % checkpoint)
     if not has_decoder and decoder not in (None, NO_DECODER):
-      raise ValueError("--decoder_output_stride=%s contradicts the "
-                       "checkpoint %s, which has no decoder"
-                       % (decoder, checkpoint))
+      raise ConfigError("--decoder_output_stride=%s contradicts the "
+                        "checkpoint %s, which has no decoder"
+                        % (decoder, checkpoint))
     options["decoder_output_stride"] = (decoder or 4) if has_decoder else None
   elif options.get("decoder_output_stride") == NO_DECODER:
     options["decoder_output_stride"] = None

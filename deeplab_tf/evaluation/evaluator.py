@@ -27,6 +27,7 @@ from deeplab_tf.checkpoint_integrity import CorruptCheckpointError
 from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.run_config import atomic_write_text, restore_model
 from deeplab_tf.tensorboard import write_scalar
+from deeplab_tf.errors import UserError
 
 METRICS_FILENAME = "metrics.json"
 
@@ -125,11 +126,11 @@ class Evaluator:
       raise record_read_error(config.dataset_dir, config.eval_split,
                               e) from None
     if num_images == 0:
-      raise ValueError("--eval_split=%s of %s has no images"
-                       % (config.eval_split, config.data_source))
+      raise UserError("--eval_split=%s of %s has no images"
+                      % (config.eval_split, config.data_source))
     if out_of_range:
-      raise ValueError(
-          "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
+      raise UserError(
+         "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
           "and not the ignore label %d of the checkpoint's dataset %s; these "
           "records belong to another dataset (pass the checkpoint's data as "
           "--dataset_dir)" % (config.dataset_dir, out_of_range,

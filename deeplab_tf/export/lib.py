@@ -24,6 +24,7 @@ from deeplab_tf.export import saved_model as saved_model_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
+from deeplab_tf.errors import ConfigError
 
 REPORT_FILENAME = "export_report.json"
 FAILED_REPORT_FILENAME = "export_report.failed.json"
@@ -119,16 +120,16 @@ class ExportConfig:
   def __post_init__(self):
     serving.check_max_image_pixels(self.max_image_pixels)
     if self.padding not in PADDINGS:
-      raise ValueError("padding %r: choose one of %s"
-                       % (self.padding, ", ".join(PADDINGS)))
+      raise ConfigError("padding %r: choose one of %s"
+                        % (self.padding, ", ".join(PADDINGS)))
     scales = tuple(float(s) for s in self.inference_scales)
     if not scales or min(scales) <= 0:
-      raise ValueError("inference_scales %r must be positive" % (scales,))
+      raise ConfigError("inference_scales %r must be positive" % (scales,))
     object.__setattr__(self, "inference_scales", scales)
     for variant in self.tflite_variants:
       if variant not in tflite_lib.VARIANTS:
-        raise ValueError("tflite variant %r: choose from %s"
-                         % (variant, ", ".join(tflite_lib.VARIANTS)))
+        raise ConfigError("tflite variant %r: choose from %s"
+                          % (variant, ", ".join(tflite_lib.VARIANTS)))
     if self.crop_size is not None:
       object.__setattr__(self, "crop_size",
                          tuple(int(v) for v in self.crop_size))
@@ -136,11 +137,11 @@ class ExportConfig:
       size, _ = tflite_lib.choose_input_size(self.tflite_input_size, (1, 1))
       object.__setattr__(self, "tflite_input_size", size)
     if self.precision not in optimize.PRECISIONS:
-      raise ValueError("precision %r: choose one of %s"
-                       % (self.precision, ", ".join(optimize.PRECISIONS)))
+      raise ConfigError("precision %r: choose one of %s"
+                        % (self.precision, ", ".join(optimize.PRECISIONS)))
     if self.window_size is None and self.window_stride is not None:
-      raise ValueError("window_stride needs window_size (the sliding "
-                       "window of the serving_sliding signature)")
+      raise ConfigError("window_stride needs window_size (the sliding "
+                        "window of the serving_sliding signature)")
     window = self.sliding_window  # validates the window settings
     if window is not None:
       object.__setattr__(self, "window_size", window.window_size)
@@ -237,11 +238,11 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
   data_dir = _dataset_dir(config, dataset)
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
-    raise ValueError(
-        "the int8 TFLite variant needs real images for calibration: pass "
-        "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
-        "or leave int8 out of "
-        "--tflite_variants" % config.representative_split)
+    raise ConfigError(
+         "the int8 TFLite variant needs real images for calibration: pass "
+         "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
+         "or leave int8 out of "
+         "--tflite_variants" % config.representative_split)
   if config.onnx:
     from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
     onnx_lib.check_available()  # before anything is written

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
 from deeplab_tf.run_config import make_temp_dir
+from deeplab_tf.errors import ConfigError
 
 ASSETS_EXTRA = "assets.extra"
 _STEP = re.compile(r"-(\d+)$")
@@ -36,7 +37,7 @@ def default_version(prefix: str) -> int:
 def version_dir(export_dir: str, version: int) -> str:
   """`<export_dir>/<version>`; the version must be a positive integer."""
   if int(version) < 1:
-    raise ValueError("version must be a positive integer, got %r" % version)
+    raise ConfigError("version must be a positive integer, got %r" % version)
   return os.path.join(export_dir, str(int(version)))
 
 

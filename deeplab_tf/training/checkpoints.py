@@ -22,6 +22,7 @@ import tensorflow as tf
 from deeplab_tf import tf1_checkpoint
 from deeplab_tf.model import LOGITS_SCOPE, build_model
 from deeplab_tf.layers import layer_name, scope_of
+from deeplab_tf.errors import UserError
 
 LOGITS_LAYER = layer_name(LOGITS_SCOPE)
 # The reference's `last_layers` scopes (train.py, _LOGITS... + head).
@@ -122,9 +123,9 @@ def _load_tf2(model, opts, prefix, exclude, num_classes_differ):
   try:
     status.assert_existing_objects_matched()
   except AssertionError as e:
-    raise ValueError(
-        "--tf_initial_checkpoint=%s does not fit a %s model (another "
-        "architecture?): %s" % (prefix, opts.model_variant, e)) from None
+    raise UserError(
+       "--tf_initial_checkpoint=%s does not fit a %s model (another "
+       "architecture?): %s" % (prefix, opts.model_variant, e)) from None
   restored, skipped = [], []
   for layer in model.layers:
     if not layer.weights:
@@ -177,7 +178,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
           model, prefix, skip_logits=differ or bool(exclude),
           backbone_only=head_excluded)
     except ValueError as e:
-      raise ValueError("--tf_initial_checkpoint: %s" % e) from None
+      raise UserError("--tf_initial_checkpoint: %s" % e) from None
     logging.info("%s", load)
     loaded_layers = {n.rsplit("/", 1)[0] for n in load.loaded}
     restored, skipped = [], []

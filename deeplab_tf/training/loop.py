@@ -32,13 +32,15 @@ from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import (is_chief, make_strategy,
                                          mixed_precision)
 from deeplab_tf.training.summaries import Progress, TrainSummaries
+from deeplab_tf.errors import UserError
 
 CHECKPOINT_NAME = "ckpt"
 SUM = tf.distribute.ReduceOp.SUM
 
 
-class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or Inf; training stopped without saving."""
+class NonFiniteLossError(UserError, RuntimeError):
+  """The loss became NaN or Inf; training stopped without saving (a
+  UserError: the message says what to change)."""
 
 
 @dataclasses.dataclass
@@ -209,10 +211,10 @@ def check_saved_config(config: TrainConfig):
     a, b = saved.to_dict(), config.model.to_dict()
     diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
             if a[k] != b[k]]
-    raise ValueError(
-        "--train_logdir=%s holds checkpoints of another model (%s); use a "
-        "new --train_logdir or the same model flags"
-        % (config.train_logdir, "; ".join(diff)))
+    raise UserError(
+       "--train_logdir=%s holds checkpoints of another model (%s); use a "
+       "new --train_logdir or the same model flags"
+       % (config.train_logdir, "; ".join(diff)))
 
 
 def _worker_dir(config: TrainConfig, strategy) -> str:

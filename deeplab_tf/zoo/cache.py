@@ -31,6 +31,7 @@ import tempfile
 import warnings
 from typing import Optional
 
+from deeplab_tf.errors import UserError
 from deeplab_tf.run_config import CONFIG_FILENAME
 from deeplab_tf.zoo.registry import BACKBONE, ZooEntry
 
@@ -39,7 +40,7 @@ URL_ENV = "DEEPLAB_TF_ZOO_URL"
 TF1_SUBDIR = "tf1"   # backbone entries keep their TF1 checkpoint here
 
 
-class ZooError(ValueError):
+class ZooError(UserError):
   """A zoo request that cannot be served; the message names the entry and,
   for download problems, the URL and the file."""
 
