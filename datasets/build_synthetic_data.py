@@ -25,7 +25,8 @@ def main(argv):
   write_synthetic_dataset(FLAGS.output_dir,
                           num_train=FLAGS.num_train, num_val=FLAGS.num_val,
                           image_size=(size[0], size[-1]), seed=FLAGS.seed,
-                          num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
+                          num_shards=FLAGS.num_shards,
+                          num_workers=FLAGS.num_workers,
                           verbose=True)
 
 

@@ -8,20 +8,19 @@ Prints the class pixel histogram and suggested class weights, lists every
 bad record, and exits with status 1 when anything is wrong.
 """
 
-import sys
-
+from absl import app
 from absl import flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
 from deeplab_tf.data import get_dataset_descriptor
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file (default: <dataset_dir>/label_map.json).")
-flags.DEFINE_string("dataset_dir", None, "Directory of the TFRecords.")
+# --dataset (default: <dataset_dir>/label_map.json), --dataset_dir; TensorFlow
+# Datasets: --dataset=tfds:<name>[/<config>][:<version>].
+cli_flags.define(*cli_flags.DATASET_FLAGS)
+cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("split", None, "Split to check.")
-# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>].
-cli.define_tfds_flags()
 flags.mark_flags_as_required(["split"])
 
 
@@ -36,6 +35,7 @@ def _validate_tfds():
 
 def main(argv):
   from deeplab_tf.data.validation import format_report, validate_split  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   del argv
   if (FLAGS.dataset or "").startswith("tfds:"):
     report = _validate_tfds()
@@ -47,9 +47,8 @@ def main(argv):
                             descriptor)
   print(format_report(report))
   if not report.ok:
-    print("ERROR: %d bad record(s) in split %s"
-          % (len(report.bad_records), FLAGS.split), file=sys.stderr)
-    sys.exit(1)
+    raise UserError("%d bad record(s) in split %s (listed above)"
+                    % (len(report.bad_records), FLAGS.split))
   print("OK")
 
 

@@ -220,7 +220,7 @@ def define(*names: Sequence[str]):
       elif definer is IntListFlag:
         flags.DEFINE_flag(IntListFlag(name, help_string))
       else:
-        definer(name, default, help_string, **kwargs)
+        definer(name=name, default=default, help=help_string, **kwargs)
     _key_flag(name, module)
 
 

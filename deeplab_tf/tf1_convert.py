@@ -80,9 +80,11 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
   from deeplab_tf.tf1_checkpoint import load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
   out = os.path.abspath(output_dir)
   if os.path.exists(out) and not os.path.isdir(out):
-    raise FileExistsError("%s exists and is not a directory" % out)
+    raise FileExistsError("--output_dir=%s exists and is not a directory"
+                          % out)
   if os.path.isdir(out) and os.listdir(out) and not overwrite:
-    raise FileExistsError("%s exists and is not empty" % out)
+    raise FileExistsError("--output_dir=%s exists and is not empty: give a "
+                          "new or empty directory" % out)
   if dataset.get("num_classes") != model_options.num_classes:
     raise ConfigError("dataset num_classes %r != model num_classes %d"
                       % (dataset.get("num_classes"), model_options.num_classes))
