@@ -71,7 +71,11 @@ class IntListFlag(flags.MultiFlag):
     return [v for item in items for v in self.parser.parse(item)]
 
   def parse(self, arguments):
-    new_values = self._parse(arguments)
+    try:
+      new_values = self._parse(arguments)
+    except ValueError as e:
+      raise flags.IllegalFlagValueError("flag --%s=%s: %s" % (
+          self.name, arguments, e)) from None
     self.value = (self.value + new_values) if self.present else new_values
     self.present += 1  # also for 'none' (no values, but given)
 

@@ -34,15 +34,17 @@ def parse_crop_size(value, flag: str = "train_crop_size"):
     value = value.split(",")
   if isinstance(value, int):
     value = [value, value]
+  text = (",".join(str(v) for v in value) if isinstance(value, (list, tuple))
+          else repr(value))
   try:
     size = tuple(int(v) for v in value)
   except (TypeError, ValueError):
-    raise ConfigError("--%s=%r must be 'height,width'" % (flag, value)) from None
+    raise ConfigError("--%s=%s must be 'height,width'" % (flag, text)) from None
   if len(size) == 1:
     size = size * 2
   if len(size) != 2 or min(size) < 1:
-    raise ConfigError("--%s=%r must be two positive integers 'height,width'"
-                     % (flag, value))
+    raise ConfigError("--%s=%s must be two positive integers 'height,width'"
+                      % (flag, text))
   return size
 
 
@@ -52,7 +54,7 @@ def parse_decoder_output_stride(value) -> Optional[int]:
   if isinstance(value, (list, tuple)):
     if len(value) != 1:
       raise ConfigError("--decoder_output_stride=%r: give one stride (4) or "
-                       "'none'" % (value,))
+                        "'none'" % (value,))
     value = value[0]
   if str(value).lower() in ("none", "", "0"):
     return None
@@ -74,7 +76,7 @@ def dataset_name(values: Dict[str, Any]) -> str:
   directory = values.get("dataset_dir")
   if directory and not os.path.isdir(directory):
     raise ConfigError("--dataset_dir=%s does not exist or is not a directory"
-                     % directory)
+                      % directory)
   if values.get("dataset"):
     return values["dataset"]
   if not directory:
@@ -155,7 +157,7 @@ def train_config_from_values(values: Dict[str, Any],
   stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
   if stray and not tfds:
     raise ConfigError("--%s only applies to --dataset=tfds:<name> (the "
-                     "dataset is %s)" % (stray[0], name))
+                      "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ConfigError("--dataset_dir is required for --dataset=%s" % name)
   if embedded and prepare_data:
