@@ -27,6 +27,7 @@ from deeplab_tf.training import loop
 from deeplab_tf.training.logdir_lock import LogdirLock, LogdirLockedError
 from deeplab_tf.training.resolve import train_config_from_values
 from deeplab_tf.training.strategy import make_strategy
+from tests.cli_helpers import run_cli
 from tests.conftest import REPO
 from tests.test_train_loop import fixed_batches, random_batch, tiny_config
 
@@ -92,16 +93,15 @@ def test_num_classes_and_crop_errors(records):
 def test_train_cli_user_errors_are_one_line(records, tmp_path):
   afile = tmp_path / "afile"
   afile.write_text("not a directory")
-  result = subprocess.run(
-      [sys.executable, "train.py", "--dataset_dir=%s" % records,
-       "--train_logdir=%s" % afile] + ["--%s=%s" % (k, ",".join(v) if
-                                        isinstance(v, list) else v)
-                                       for k, v in TINY_FLAGS.items()],
-      cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  result = run_cli("train.py", "--dataset_dir=%s" % records,
+                   "--train_logdir=%s" % afile,
+                   *["--%s=%s" % (k, ",".join(v) if isinstance(v, list) else v)
+                     for k, v in TINY_FLAGS.items()])
   assert result.returncode != 0
   assert "Traceback" not in result.stderr
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith("train.py: --train_logdir=%s is a file" % afile)
+  assert last.startswith("train.py: error: --train_logdir=%s is a file"
+                         % afile)
   assert afile.read_text() == "not a directory"
 
 
