@@ -21,7 +21,6 @@ FLAGS = flags.FLAGS
 cli_flags.define(*cli_flags.DATASET_FLAGS)
 cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("split", None, "Split to check.")
-flags.mark_flags_as_required(["split"])
 
 
 def _validate_tfds():
@@ -37,6 +36,10 @@ def main(argv):
   from deeplab_tf.data.validation import format_report, validate_split  # pylint: disable=g-import-not-at-top
   from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   del argv
+  # Checked here, not with flags.mark_flags_as_required: that validator would
+  # bind every CLI loaded into the same process (tests/cli_helpers.py).
+  if not FLAGS.split:
+    raise app.UsageError("--split is required")
   if (FLAGS.dataset or "").startswith("tfds:"):
     report = _validate_tfds()
   else:

@@ -32,8 +32,13 @@ from deeplab_tf.config import SUPPORTED_OUTPUT_STRIDES
 
 FLAGS = flags.FLAGS
 
-_PAPER = ("default: the paper's, the run's saved configuration, or what a TF1 "
-          "checkpoint records")
+
+
+def _paper(value: str = "") -> str:
+  return ("(default: the paper's%s, or what the run's saved configuration or "
+          "a TF1 checkpoint records; train.py on the synthetic data: the "
+          "embedded run's)" % value)
+
 
 
 class _IntListParser(flags.ArgumentParser):
@@ -83,7 +88,7 @@ class IntListFlag(flags.MultiFlag):
 # name -> (absl DEFINE_* function, default, help, keyword arguments).
 _SPECS = {
     # The model (ModelOptions; the authors' flag names).
-    "model_variant": (flags.DEFINE_enum, None, "Backbone (" + _PAPER + ").",
+    "model_variant": (flags.DEFINE_enum, None, "Backbone " + _paper(", xception_65") + ".",
                       {"enum_values": list(MODEL_VARIANTS)}),
     "output_stride": (flags.DEFINE_integer, None, "Output stride, one of %s "
                       "(default 16, or the trained one; eval.py / export.py "
@@ -94,21 +99,22 @@ _SPECS = {
                      " or 6,12,18, 'none' for no atrous branches (default: "
                      "6/12/18 at output stride 16 scaled to the stride; none "
                      "for mobilenet_v2).", {}),
-    "decoder_output_stride": (flags.DEFINE_list, None, "Decoder stride (4), "
-                              "or 'none' for DeepLabv3 (" + _PAPER + ").", {}),
+    "decoder_output_stride": (flags.DEFINE_list, None, "Decoder stride, or "
+                              "'none' for DeepLabv3 " + _paper(", 4") + ".",
+                              {}),
     "aspp_with_separable_conv": (flags.DEFINE_boolean, None, "Separable ASPP "
-                                 "(" + _PAPER + ": true).", {}),
+                                 + _paper(", true") + ".", {}),
     "decoder_use_separable_conv": (flags.DEFINE_boolean, None, "Separable "
-                                   "decoder (" + _PAPER + ": true).", {}),
+                                   "decoder " + _paper(", true") + ".", {}),
     "multi_grid": (IntListFlag, None, "Unit rates of the last block, e.g. "
                    "1,2,4 (default 1,1,1).", {}),
     "depth_multiplier": (flags.DEFINE_float, None, "MobileNetV2 width "
-                         "multiplier (" + _PAPER + ").", {}),
+                         "multiplier " + _paper(", 1.0") + ".", {}),
     "num_classes": (flags.DEFINE_integer, None, "Class count (default: the "
                     "dataset's, the run's, or the TF1 checkpoint's logits).",
                     {}),
     "add_image_level_feature": (flags.DEFINE_boolean, None, "ASPP image "
-                                "pooling branch (" + _PAPER + ": true).", {}),
+                                "pooling branch " + _paper(", true") + ".", {}),
     "crop_size": (flags.DEFINE_list, None, "Crop 'height,width' of the "
                   "model: inputs are padded to it (default: the trained "
                   "crop, 513,513 for a TF1 checkpoint).", {}),

@@ -97,8 +97,8 @@ class ModelOptions:
     if isinstance(dos, (list, tuple)):
       if len(dos) > 1:
         raise ConfigError(
-             "decoder_output_stride=%r: only one decoder stage is supported "
-             "(the paper's model uses [4])" % (list(dos),))
+            "decoder_output_stride=%r: only one decoder stage is supported "
+            "(the paper's model uses [4])" % (list(dos),))
       dos = dos[0] if dos else None
     object.__setattr__(self, "decoder_output_stride",
                        None if dos is None else int(dos))
@@ -116,8 +116,8 @@ class ModelOptions:
                         % (self.num_classes,))
     if self.output_stride not in SUPPORTED_OUTPUT_STRIDES:
       raise ConfigError(
-           "output_stride=%r: %s can only produce output strides %s"
-           % (self.output_stride, self.model_variant, SUPPORTED_OUTPUT_STRIDES))
+          "output_stride=%r: %s can only produce output strides %s"
+          % (self.output_stride, self.model_variant, SUPPORTED_OUTPUT_STRIDES))
     if self.crop_size is None or len(self.crop_size) != 2 or min(
         self.crop_size) < 1:
       raise ConfigError("crop_size=%r must be [height, width] of positive "
@@ -129,12 +129,12 @@ class ModelOptions:
       feature = min((c - 1) // self.output_stride + 1 for c in self.crop_size)
       if max(rates) >= feature:
         raise ConfigError(
-             "atrous_rates=%r do not fit output_stride=%d: at crop %s the "
-             "feature map is %d pixels, so a rate >= %d sees only padding; "
-             "the paper uses %s at output_stride %d"
-             % (rates, self.output_stride, list(self.crop_size), feature,
-                feature, paper_atrous_rates(self.output_stride),
-                self.output_stride))
+            "atrous_rates=%r do not fit output_stride=%d: at crop %s the "
+            "feature map is %d pixels, so a rate >= %d sees only padding; "
+            "the paper uses %s at output_stride %d"
+            % (rates, self.output_stride, list(self.crop_size), feature,
+               feature, paper_atrous_rates(self.output_stride),
+               self.output_stride))
     if self.decoder_output_stride is not None:
       if self.decoder_output_stride not in SUPPORTED_DECODER_OUTPUT_STRIDES:
         raise ConfigError("decoder_output_stride=%r must be one of %s or None"
@@ -142,8 +142,8 @@ class ModelOptions:
                              SUPPORTED_DECODER_OUTPUT_STRIDES))
       if self.decoder_output_stride >= self.output_stride:
         raise ConfigError(
-             "decoder_output_stride=%d must be smaller than output_stride=%d"
-             % (self.decoder_output_stride, self.output_stride))
+            "decoder_output_stride=%d must be smaller than output_stride=%d"
+            % (self.decoder_output_stride, self.output_stride))
     if self.multi_grid is not None:
       if self.model_variant in MOBILENET_VARIANTS:
         raise ConfigError("multi_grid is not supported by %s"

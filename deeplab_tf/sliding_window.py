@@ -61,9 +61,9 @@ class SlidingWindow:
     for axis, w, s in zip(("height", "width"), window, stride):
       if s > w:
         raise ConfigError(
-             "window_stride %s is larger than window_size %s in %s: pixels "
-             "between windows would get no prediction; use a stride <= the "
-             "window" % (list(stride), list(window), axis))
+            "window_stride %s is larger than window_size %s in %s: pixels "
+            "between windows would get no prediction; use a stride <= the "
+            "window" % (list(stride), list(window), axis))
     if int(self.batch_size) < 1:
       raise ConfigError("window batch_size must be >= 1, got %r"
                         % (self.batch_size,))
@@ -78,10 +78,10 @@ class SlidingWindow:
     """Raises ValueError if a window is smaller than the output stride."""
     if min(self.window_size) < int(output_stride):
       raise ConfigError(
-           "window_size %s is smaller than the output stride %d: a window "
-           "would not give even one feature; use a window of at least the "
-           "output stride (typically the training crop)"
-           % (list(self.window_size), int(output_stride)))
+          "window_size %s is smaller than the output stride %d: a window "
+          "would not give even one feature; use a window of at least the "
+          "output stride (typically the training crop)"
+          % (list(self.window_size), int(output_stride)))
 
 
 def _pair(value, name) -> Tuple[int, int]:

@@ -47,9 +47,9 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
       raise ConfigError("--dataset=%s: %s" % (dataset, e)) from None
     if num_classes is not None and num_classes != d.num_classes:
       raise ConfigError(
-           "--dataset=%s has %d classes but the checkpoint's logits have %d: "
-           "give the dataset the checkpoint was trained on"
-           % (d.name, d.num_classes, num_classes))
+          "--dataset=%s has %d classes but the checkpoint's logits have %d: "
+          "give the dataset the checkpoint was trained on"
+          % (d.name, d.num_classes, num_classes))
     section = {"name": d.name, "num_classes": int(num_classes
                                                   or d.num_classes),
                "ignore_label": d.ignore_label,

@@ -69,9 +69,9 @@ def _backbone(shapes, checkpoint) -> Tuple[str, Dict[str, Any]]:
         return scope + ("_beta" if beta else ""), {}
       return variant, {}
   raise UserError(
-     "%s holds no backbone this project builds (scopes: %s; expected one "
-     "of xception_41/65/71, resnet_v1_50/101, MobilenetV2)"
-     % (checkpoint, ", ".join(sorted(scopes))))
+      "%s holds no backbone this project builds (scopes: %s; expected one "
+      "of xception_41/65/71, resnet_v1_50/101, MobilenetV2)"
+      % (checkpoint, ", ".join(sorted(scopes))))
 
 
 def recorded_options(checkpoint: str) -> Dict[str, Any]:
@@ -149,8 +149,8 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
   for name, value in recorded.items():
     if name in given and not _same(name, given[name], value):
       raise ConfigError(
-           "--%s=%s contradicts the checkpoint %s, which records %s=%s"
-           % (name, given[name], checkpoint, name, value))
+          "--%s=%s contradicts the checkpoint %s, which records %s=%s"
+          % (name, given[name], checkpoint, name, value))
   options = dict(given, **recorded)
   if "num_classes" not in options:
     raise ConfigError("%s has no logits (a backbone checkpoint): give "

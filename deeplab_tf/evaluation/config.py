@@ -162,12 +162,12 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
       same = False
     if not same:
       raise ConfigError(
-           "--%s=%r conflicts with the checkpoint's configuration (%s=%r in "
-           "%s/deeplab_config.json); the model flags come from the checkpoint "
-           "and only %s, eval_crop_size, eval_scales and add_flipped_images "
-           "may change at evaluation"
-           % (name, value, name, saved[name], checkpoint_dir,
-              ", ".join(EVAL_OVERRIDABLE)))
+          "--%s=%r conflicts with the checkpoint's configuration (%s=%r in "
+          "%s/deeplab_config.json); the model flags come from the checkpoint "
+          "and only %s, eval_crop_size, eval_scales and add_flipped_images "
+          "may change at evaluation"
+          % (name, value, name, saved[name], checkpoint_dir,
+             ", ".join(EVAL_OVERRIDABLE)))
   if "output_stride" in overrides:
     opts = opts.for_output_stride(int(overrides["output_stride"]))
   if "atrous_rates" in overrides:
@@ -198,9 +198,9 @@ def _tfds_source(dataset: Dict[str, Any], overrides: Dict[str, Any]):
              int(dataset.get("ignore_label", 255)))
     if (d.num_classes, d.ignore_label) != saved:
       raise ConfigError(
-           "--dataset=%s has %d classes and ignore label %d but the checkpoint "
-           "was trained for %d classes, ignore label %d"
-           % ((source.dataset, d.num_classes, d.ignore_label) + saved))
+          "--dataset=%s has %d classes and ignore label %d but the checkpoint "
+          "was trained for %d classes, ignore label %d"
+          % ((source.dataset, d.num_classes, d.ignore_label) + saved))
     return source
   if not dataset.get("tfds"):
     if overrides.get("tfds_data_dir"):
@@ -231,9 +231,9 @@ def check_dataset_dir_matches(dataset_dir: str, dataset: Dict[str, Any],
   if (found.ignore_label != ignore or found.num_classes > num_classes
       or (not generic and names[:found.num_classes] != found.class_names)):
     raise ConfigError(
-         "--dataset_dir=%s holds dataset %s (%d classes, ignore label %d, %s) "
-         "but the checkpoint in %s was trained on dataset %s (%d classes, "
-         "ignore label %d); evaluate it on its own dataset's records"
-         % (dataset_dir, found.name, found.num_classes, found.ignore_label,
-            path, checkpoint_dir, dataset.get("name", "?"), num_classes,
-            ignore))
+        "--dataset_dir=%s holds dataset %s (%d classes, ignore label %d, %s) "
+        "but the checkpoint in %s was trained on dataset %s (%d classes, "
+        "ignore label %d); evaluate it on its own dataset's records"
+        % (dataset_dir, found.name, found.num_classes, found.ignore_label,
+           path, checkpoint_dir, dataset.get("name", "?"), num_classes,
+           ignore))

@@ -130,7 +130,7 @@ class Evaluator:
                       % (config.eval_split, config.data_source))
     if out_of_range:
       raise UserError(
-         "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
+          "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
           "and not the ignore label %d of the checkpoint's dataset %s; these "
           "records belong to another dataset (pass the checkpoint's data as "
           "--dataset_dir)" % (config.dataset_dir, out_of_range,

@@ -239,10 +239,10 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   data_dir = _dataset_dir(config, dataset)
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
     raise ConfigError(
-         "the int8 TFLite variant needs real images for calibration: pass "
-         "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
-         "or leave int8 out of "
-         "--tflite_variants" % config.representative_split)
+        "the int8 TFLite variant needs real images for calibration: pass "
+        "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
+        "or leave int8 out of "
+        "--tflite_variants" % config.representative_split)
   if config.onnx:
     from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
     onnx_lib.check_available()  # before anything is written

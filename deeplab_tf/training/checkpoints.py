@@ -124,8 +124,8 @@ def _load_tf2(model, opts, prefix, exclude, num_classes_differ):
     status.assert_existing_objects_matched()
   except AssertionError as e:
     raise UserError(
-       "--tf_initial_checkpoint=%s does not fit a %s model (another "
-       "architecture?): %s" % (prefix, opts.model_variant, e)) from None
+        "--tf_initial_checkpoint=%s does not fit a %s model (another "
+        "architecture?): %s" % (prefix, opts.model_variant, e)) from None
   restored, skipped = [], []
   for layer in model.layers:
     if not layer.weights:

@@ -212,9 +212,9 @@ def check_saved_config(config: TrainConfig):
     diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
             if a[k] != b[k]]
     raise UserError(
-       "--train_logdir=%s holds checkpoints of another model (%s); use a "
-       "new --train_logdir or the same model flags"
-       % (config.train_logdir, "; ".join(diff)))
+        "--train_logdir=%s holds checkpoints of another model (%s); use a "
+        "new --train_logdir or the same model flags"
+        % (config.train_logdir, "; ".join(diff)))
 
 
 def _worker_dir(config: TrainConfig, strategy) -> str:
