@@ -99,9 +99,26 @@ def config_from_flags():
   values = {name: FLAGS[name].value for name in resolve.TRAIN_FLAG_NAMES
             if name in FLAGS}
   from deeplab_tf.zoo.flags import train_values, zoo_name
-  if zoo_name(values.get("tf_initial_checkpoint")):  # a model-zoo name
+  init = values.get("tf_initial_checkpoint")
+  if zoo_name(init):  # a model-zoo name
     values = train_values(values, [n for n in values if FLAGS[n].present])
+  elif init and _is_tf1_checkpoint(init):
+    # What the TF1 checkpoint records is read from it, as in every tool.
+    from deeplab_tf.tf1_inspect import train_flag_values
+    values = train_flag_values(init, values, restore_head=(
+        FLAGS.initialize_last_layer or FLAGS.last_layers_contain_logits_only))
   return resolve.train_config_from_values(values)
+
+
+def _is_tf1_checkpoint(checkpoint):
+  """A readable TF1 checkpoint (anything else: the loader names the problem
+  when training starts)."""
+  import tensorflow as tf
+  from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
+  try:
+    return is_tf1_checkpoint(checkpoint)
+  except (OSError, ValueError, tf.errors.OpError):
+    return False
 
 
 def main(argv):

@@ -118,6 +118,11 @@ def _same(name, given, recorded) -> bool:
   return given == recorded
 
 
+def _contradiction(name, given, checkpoint, recorded) -> ConfigError:
+  return ConfigError("--%s=%s contradicts the checkpoint %s, which records "
+                     "%s=%s" % (name, given, checkpoint, name, recorded))
+
+
 def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
                         ignore_logits: bool = False, **given) -> ModelOptions:
   """The ModelOptions of a TF1 checkpoint.
@@ -148,9 +153,7 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
   has_decoder = recorded.pop("_has_decoder", None)
   for name, value in recorded.items():
     if name in given and not _same(name, given[name], value):
-      raise ConfigError(
-          "--%s=%s contradicts the checkpoint %s, which records %s=%s"
-          % (name, given[name], checkpoint, name, value))
+      raise _contradiction(name, given[name], checkpoint, value)
   options = dict(given, **recorded)
   if "num_classes" not in options:
     raise ConfigError("%s has no logits (a backbone checkpoint): give "
@@ -179,3 +182,56 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
   elif options.get("decoder_output_stride") == NO_DECODER:
     options["decoder_output_stride"] = None
   return ModelOptions(**options)
+
+
+def train_flag_values(checkpoint: str, values: Dict[str, Any],
+                      restore_head: bool = True) -> Dict[str, Any]:
+  """train.py's model flag values for fine-tuning from a TF1 checkpoint.
+
+  As in eval.py, export.py and convert_tf1_checkpoint.py, what the
+  checkpoint records is read from it: unset values (None) become the
+  recorded ones, a set value that contradicts it is a ConfigError naming
+  both. The class count may differ (the logits are then not restored); with
+  `restore_head=False` (--initialize_last_layer=false, whole head) only the
+  backbone must agree. Flag values keep the flags' forms: atrous_rates []
+  and decoder_output_stride ['none'] mean none.
+  """
+  recorded = recorded_options(checkpoint)
+  out = dict(values)
+  names = ("model_variant", "depth_multiplier")
+  if restore_head:
+    names += ("aspp_with_separable_conv", "decoder_use_separable_conv")
+  for name in names:
+    if name not in recorded:
+      continue
+    if values.get(name) is None:
+      out[name] = recorded[name]
+    elif not _same(name, values[name], recorded[name]):
+      raise _contradiction(name, values[name], checkpoint, recorded[name])
+  if not restore_head:
+    return out
+  rates = values.get("atrous_rates")
+  has_atrous = recorded.get("_has_atrous")
+  if has_atrous is False:
+    if rates:
+      raise _contradiction("atrous_rates", ",".join(map(str, rates)),
+                           checkpoint, "none (no atrous ASPP branches)")
+    out["atrous_rates"] = []
+  elif has_atrous and rates == []:
+    raise _contradiction("atrous_rates", "none", checkpoint,
+                         "atrous ASPP branches")
+  decoder = values.get("decoder_output_stride")
+  no_decoder = decoder is not None and str(
+      decoder[0] if isinstance(decoder, (list, tuple)) and decoder
+      else decoder).lower() in (NO_DECODER, "", "0")
+  has_decoder = recorded.get("_has_decoder")
+  if has_decoder is False:
+    if decoder is not None and not no_decoder:
+      raise _contradiction("decoder_output_stride", ",".join(decoder),
+                           checkpoint, "none (no decoder)")
+    out["decoder_output_stride"] = [NO_DECODER]
+  elif has_decoder and no_decoder:
+    raise _contradiction("decoder_output_stride", NO_DECODER, checkpoint,
+                         "a decoder")
+  return out
+

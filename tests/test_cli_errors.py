@@ -97,6 +97,7 @@ def test_flags_that_do_not_parse_are_usage_errors():
 
 
 @pytest.mark.parametrize("prog,args", [
+    ("train.py", ["--dataset=pascal_voc_seg"]),
     ("eval.py", ["--dataset=pascal_voc_seg"]),
     ("export.py", ["--dataset=pascal_voc_seg"]),
     ("convert_tf1_checkpoint.py", [])])
@@ -105,7 +106,9 @@ def test_model_flag_contradicting_a_tf1_checkpoint(tf1_checkpoint, tmp_path,
   """Every tool reads what the TF1 checkpoint records (tf1_inspect) and
   names both values when a flag contradicts it; nothing is written."""
   out = tmp_path / "out"
-  where = {"eval.py": "--eval_logdir", "export.py": "--export_dir",
+  out.mkdir()
+  where = {"train.py": "--dataset_dir", "eval.py": "--eval_logdir",
+           "export.py": "--export_dir",
            "convert_tf1_checkpoint.py": "--output_dir"}[prog]
   flag = ("--tf1_checkpoint" if prog == "convert_tf1_checkpoint.py"
           else "--tf_initial_checkpoint")
@@ -115,12 +118,42 @@ def test_model_flag_contradicting_a_tf1_checkpoint(tf1_checkpoint, tmp_path,
   assert_one_error(result, prog, 2, "--model_variant=xception_65 contradicts "
                    "the checkpoint %s" % tf1_checkpoint,
                    "records model_variant=mobilenet_v2")
-  assert not (out / "tf1_converted").exists()
-  assert not (out.exists() and any(p.name != "tf1_converted"
-                                   for p in out.iterdir()))
+  assert not list(out.iterdir())  # nothing written
+  if prog != "train.py":  # which fine-tunes to another class count
+    result = run_cli(prog, "%s=%s" % (flag, tf1_checkpoint),
+                     "--num_classes=19", "%s=%s" % (where, out), *args)
+    assert_one_error(result, prog, 2, "--num_classes=19 contradicts", "=21")
   result = run_cli(prog, "%s=%s" % (flag, tf1_checkpoint),
-                   "--num_classes=19", "%s=%s" % (where, out), *args)
-  assert_one_error(result, prog, 2, "--num_classes=19 contradicts", "=21")
+                   "--atrous_rates=6,12,18", "%s=%s" % (where, out), *args)
+  assert_one_error(result, prog, 2, "--atrous_rates=", "contradicts the "
+                   "checkpoint %s" % tf1_checkpoint, "no atrous")
+
+
+def test_a_tf1_checkpoint_without_model_flags_is_one_model_everywhere(
+    tf1_checkpoint, tmp_path):
+  """No model flag: train.py, eval.py, export.py and convert_tf1_checkpoint.py
+  all build the model the golden checkpoint was made from (its meta.json),
+  the paper's values filling in what it does not record."""
+  from deeplab_tf import ModelOptions  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import options_from_flag_values  # pylint: disable=g-import-not-at-top
+  meta = json.loads((GOLDEN / "meta.json").read_text())["model"]
+  expected = ModelOptions(**{k: meta[k] for k in (
+      "model_variant", "output_stride", "atrous_rates",
+      "decoder_output_stride", "aspp_with_separable_conv",
+      "decoder_use_separable_conv", "add_image_level_feature",
+      "aspp_with_concat_projection", "multi_grid", "num_classes",
+      "crop_size", "depth_multiplier")})
+  # eval.py, export.py and convert_tf1_checkpoint.py resolve it here.
+  assert options_from_flag_values(str(tf1_checkpoint), {}) == expected
+  train = load_script("train.py")  # defines its flags
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(["train.py", "--tf_initial_checkpoint=%s" % tf1_checkpoint,
+               "--dataset=pascal_voc_seg", "--dataset_dir=%s" % tmp_path])
+  try:
+    config = train.config_from_flags()
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert config.model == expected
 
 
 def test_eval_and_export_missing_checkpoint_dir(tmp_path):
