@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from deeplab_tf.errors import UserError
 
+
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_RE = re.compile(r"^.+-\d+_temp$")
 

@@ -9,6 +9,7 @@ stride 4, separable ASPP and decoder).
 import dataclasses
 import json
 from typing import Optional, Tuple
+
 from deeplab_tf.errors import ConfigError
 
 # Backbone families and what each supports.

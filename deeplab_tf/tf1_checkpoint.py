@@ -25,9 +25,9 @@ from typing import Dict, List, Tuple
 import keras
 import tensorflow as tf
 
+from deeplab_tf.errors import UserError
 from deeplab_tf.layers import scope_of
 from deeplab_tf.model import LOGITS_SCOPE
-from deeplab_tf.errors import UserError
 
 TF2_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 

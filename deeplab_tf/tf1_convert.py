@@ -16,8 +16,8 @@ from typing import Any, Dict, Optional, Tuple
 import tensorflow as tf
 
 from deeplab_tf.config import ModelOptions
-from deeplab_tf.run_config import make_temp_dir, save_run_config
 from deeplab_tf.errors import ConfigError
+from deeplab_tf.run_config import make_temp_dir, save_run_config
 
 
 def dataset_section(dataset: Optional[str], num_classes: Optional[int],

@@ -6,8 +6,8 @@ from typing import Any, Dict, Optional, Tuple
 
 from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.config import ModelOptions
-from deeplab_tf.run_config import load_run_config
 from deeplab_tf.errors import ConfigError
+from deeplab_tf.run_config import load_run_config
 
 INFERENCE_MODES = ("whole", "sliding")
 # Model flags that may differ from the saved configuration at evaluation.

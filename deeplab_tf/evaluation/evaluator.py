@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf.data.input_pipeline import build_eval_dataset
+from deeplab_tf.errors import UserError
 from deeplab_tf.evaluation import boundary, metrics
 from deeplab_tf.evaluation.config import EvalConfig
 from deeplab_tf.evaluation.visualizer import Visualizer
@@ -27,7 +28,6 @@ from deeplab_tf.checkpoint_integrity import CorruptCheckpointError
 from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.run_config import atomic_write_text, restore_model
 from deeplab_tf.tensorboard import write_scalar
-from deeplab_tf.errors import UserError
 
 METRICS_FILENAME = "metrics.json"
 

@@ -18,13 +18,13 @@ import tensorflow as tf
 
 from deeplab_tf import run_config
 from deeplab_tf import sliding_window as sliding_lib
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
 from deeplab_tf.export import saved_model as saved_model_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
-from deeplab_tf.errors import ConfigError
 
 REPORT_FILENAME = "export_report.json"
 FAILED_REPORT_FILENAME = "export_report.failed.json"

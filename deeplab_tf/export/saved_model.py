@@ -14,9 +14,9 @@ from typing import Optional
 
 import tensorflow as tf
 
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
 from deeplab_tf.run_config import make_temp_dir
-from deeplab_tf.errors import ConfigError
 
 ASSETS_EXTRA = "assets.extra"
 _STEP = re.compile(r"-(\d+)$")

@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import tflite_runner
 from deeplab_tf.layers import resize_align_corners
-from deeplab_tf.errors import ConfigError
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 OUTPUTS = ("labels", "logits", "both")

@@ -20,9 +20,9 @@ import keras
 import tensorflow as tf
 
 from deeplab_tf import tf1_checkpoint
+from deeplab_tf.errors import UserError
 from deeplab_tf.model import LOGITS_SCOPE, build_model
 from deeplab_tf.layers import layer_name, scope_of
-from deeplab_tf.errors import UserError
 
 LOGITS_LAYER = layer_name(LOGITS_SCOPE)
 # The reference's `last_layers` scopes (train.py, _LOGITS... + head).

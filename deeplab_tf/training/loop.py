@@ -23,6 +23,7 @@ from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
                                              remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
 from deeplab_tf.data.shard_check import record_read_error
+from deeplab_tf.errors import UserError
 from deeplab_tf.evaluation.metrics import confusion_matrix
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import load_run_config, save_run_config
@@ -32,7 +33,6 @@ from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import (is_chief, make_strategy,
                                          mixed_precision)
 from deeplab_tf.training.summaries import Progress, TrainSummaries
-from deeplab_tf.errors import UserError
 
 CHECKPOINT_NAME = "ckpt"
 SUM = tf.distribute.ReduceOp.SUM
