@@ -1,8 +1,10 @@
 """What every command line of the project shares: a quiet start and plain logs.
 
 Each CLI (`train.py`, `eval.py`, `export.py`, `convert_tf1_checkpoint.py`,
-`python -m datasets.*`) imports this module *before* anything that imports
-TensorFlow and calls `run(main)` instead of `absl.app.run(main)`:
+`python -m deeplab_tf.complexity`, `python -m datasets.*`) imports this
+module *before* anything that imports TensorFlow and calls `run(main)`
+instead of `absl.app.run(main)`; `call(main, argv)` is the same without the
+exit, for running a CLI in-process (tests/cli_helpers.py):
 
   * TensorFlow's C++ start-up lines (oneDNN, CPU-feature guard) are hidden:
     `TF_CPP_MIN_LOG_LEVEL` defaults to 2 (errors only) unless the user set it
