@@ -1,14 +1,19 @@
 """The configuration that travels with a checkpoint, and checkpoint helpers.
 
-train.py writes `<train_logdir>/deeplab_config.json` next to the
-`tf.train.CheckpointManager` checkpoints (`ckpt-<step>`), so eval.py and
-export.py need no model flags:
+train.py (and the TF1 converter and the model zoo) writes
+`<train_logdir>/deeplab_config.json` next to the `tf.train.CheckpointManager`
+checkpoints (`ckpt-<step>`), so eval.py and export.py need no model flags.
+Format 2 stores each thing once:
 
-    {"model": ModelOptions.to_dict(),
-     "dataset": {"name", "num_classes", "ignore_label", "class_names",
-                 "colormap", "dataset_dir", ...},
-     "train": {flag: value, ...},
-     "format_version": 1}
+    {"format_version": 2,
+     "model": ModelOptions.to_dict(),
+     "data": {"name", "num_classes", "ignore_label", "class_names",
+              "colormap", "dataset_dir", "train_split", ["tfds"]},
+     "train": {what made the weights: the train.py settings that are not
+               in "model" or "data", or the TF1 checkpoint / zoo entry}}
+
+Format 1 (written before 2026-11-30) kept the data under "dataset" and
+repeated the model, classes and colours inside "train"; it is still read.
 
 Checkpoints hold `tf.train.Checkpoint(model=..., optimizer=..., step=...)`;
 the model's variables are the same objects at every output stride, so a
@@ -25,7 +30,11 @@ import tensorflow as tf
 from deeplab_tf.config import ModelOptions
 
 CONFIG_FILENAME = "deeplab_config.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# TrainConfig fields that format 2 keeps only in "model" / "data".
+_KEPT_ELSEWHERE = ("model", "dataset", "dataset_dir", "ignore_label",
+                   "class_names", "colormap", "train_split", "num_classes")
 
 
 def current_umask() -> int:
@@ -101,11 +110,14 @@ def atomic_write_text(path: str, text: str):
 def save_run_config(logdir: str, model_options: ModelOptions,
                     dataset: Dict[str, Any],
                     train: Optional[Dict[str, Any]] = None) -> str:
-  """Writes the configuration beside the checkpoints; returns its path."""
+  """Writes the configuration (format 2) beside the checkpoints; returns
+  its path. `train` may be a whole `TrainConfig.to_dict()`: what "model"
+  and "data" already hold is not repeated."""
   doc = {"format_version": FORMAT_VERSION,
          "model": model_options.to_dict(),
-         "dataset": dict(dataset),
-         "train": dict(train or {})}
+         "data": dict(dataset),
+         "train": {k: v for k, v in (train or {}).items()
+                   if k not in _KEPT_ELSEWHERE}}
   path = os.path.join(logdir, CONFIG_FILENAME)
   atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
   return path
@@ -113,7 +125,8 @@ def save_run_config(logdir: str, model_options: ModelOptions,
 
 def load_run_config(checkpoint_dir: str
                     ) -> Tuple[ModelOptions, Dict[str, Any], Dict[str, Any]]:
-  """Reads (model options, dataset dict, train dict) saved by train.py.
+  """Reads (model options, data dict, train dict) of a run directory
+  (format 1 or 2; see the module doc).
 
   `checkpoint_dir` may also be a checkpoint prefix inside that directory.
   """
@@ -135,11 +148,21 @@ def load_run_config(checkpoint_dir: str
       doc = json.load(f)
     except json.JSONDecodeError as e:
       raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
+  if not isinstance(doc, dict):
+    raise ValueError("%s is not a deeplab_tf run configuration (a JSON "
+                     "object with 'model')" % path)
+  version = doc.get("format_version", 1)
+  if version not in READABLE_VERSIONS:
+    raise ValueError(
+        "%s has format_version %r, but this deeplab_tf reads versions %s: "
+        "it was written by a newer deeplab_tf; upgrade deeplab_tf to use it"
+        % (path, version, ", ".join(map(str, READABLE_VERSIONS))))
   try:
     opts = ModelOptions.from_dict(doc["model"])
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError("%s: bad 'model' section: %s" % (path, e)) from None
-  return opts, doc.get("dataset", {}), doc.get("train", {})
+  data = doc.get("dataset" if version == 1 else "data") or {}
+  return opts, dict(data), dict(doc.get("train") or {})
 
 
 def latest_checkpoint(checkpoint_dir_or_prefix: str) -> str:
