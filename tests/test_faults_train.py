@@ -243,7 +243,7 @@ def test_corrupt_shard_in_training_names_the_file(records, tmp_path):
   open(shard, "wb").write(raw[:len(raw) - 50])
   config = train_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(data), train_logdir=str(tmp_path / "run"),
-      training_number_of_steps=2), prepare_data=False)
+      training_number_of_steps=2))
   with pytest.raises(ValueError, match=r"shard %s is truncated or corrupt"
                      % re.escape(shard)):
     loop.train(config)

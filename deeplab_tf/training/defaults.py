@@ -70,6 +70,12 @@ def has_split(dataset_dir: str, split: str) -> bool:
     return False
 
 
+def is_embedded_run(config: TrainConfig) -> bool:
+  """True for the embedded default: the synthetic data in its own place."""
+  return (config.dataset == "synthetic"
+          and os.path.normpath(config.dataset_dir) == SYNTHETIC_DATA_DIR)
+
+
 def ensure_synthetic_dataset(dataset_dir: str, seed: int = 0) -> str:
   """Writes the synthetic dataset to `dataset_dir` unless already there."""
   if has_split(dataset_dir, "train") and has_split(dataset_dir, "val"):

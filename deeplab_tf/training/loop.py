@@ -26,7 +26,7 @@ from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.evaluation.metrics import confusion_matrix
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import load_run_config, save_run_config
-from deeplab_tf.training import checkpoints, losses, schedules
+from deeplab_tf.training import checkpoints, defaults, losses, schedules
 from deeplab_tf.training.config import TrainConfig
 from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import (is_chief, make_strategy,
@@ -255,6 +255,10 @@ def train(config: TrainConfig, *, strategy=None,
   strategy = strategy or make_strategy(config.strategy, config.tpu)
   chief = is_chief(strategy)
   prepare_logdir(config.train_logdir)
+  if dataset_fn is None and chief and defaults.is_embedded_run(config):
+    # Only the embedded default writes data, and only to its own location.
+    defaults.ensure_synthetic_dataset(config.dataset_dir,
+                                      seed=config.seed or 0)
   lock = LogdirLock(config.train_logdir).acquire() if chief else None
   try:
     if chief:
