@@ -22,7 +22,9 @@ the median latency per frame. Results: <work_dir>/bench_tflite_quant.json.
 `--only sliding`: the Keras model on the same frames, whole image vs
 sliding windows of the training crop (1/3 overlap, uniform and Gaussian
 weights): mIoU and label agreement with whole-image inference
-(<work_dir>/bench_sliding.json).
+(<work_dir>/bench_sliding.json), and the agreement on the Cityscapes frame
+scaled back to Cityscapes' 1024x2048 (its labels are Cityscapes classes, so
+no mIoU there).
 """
 
 import argparse
@@ -73,6 +75,16 @@ def score(tflite_path, frames, threads):
           "bytes": os.path.getsize(tflite_path)}, predictions
 
 
+def cityscapes_frame():
+  """The Cityscapes frame back at Cityscapes' own 1024x2048 (bilinear)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  path = os.path.join(SHARED, "cityscapes", "leftImg8bit", "val", "frankfurt",
+                      "frankfurt_000000_000294_leftImg8bit.png")
+  image = Image.open(path).convert("RGB").resize((2048, 1024),
+                                                 Image.BILINEAR)
+  return np.asarray(image)
+
+
 def sliding_vs_whole(run, frames, window):
   """mIoU of the Keras model on the frames: whole image vs sliding windows
   of the training crop (uniform and Gaussian weights, 1/3 overlap)."""
@@ -106,12 +118,18 @@ def sliding_vs_whole(run, frames, window):
       whole = pred if whole is None else whole
       agree[name].append(float(np.mean(pred == whole)))
   stride = sw.SlidingWindow(window).window_stride
-  return {name: {"miou": round(metrics.metrics_from_confusion(cm)["miou"], 4),
+  big = tf.constant(cityscapes_frame()[np.newaxis])
+  whole_big = modes["whole"](big).numpy()
+  cityscapes = {name: round(float(np.mean(fn(big).numpy() == whole_big)), 4)
+                for name, fn in modes.items() if name != "whole"}
+  logging.info("cityscapes 1024x2048 agreement with whole: %s", cityscapes)
+  return {"cityscapes_1024x2048_label_agreement_with_whole": cityscapes,
+          **{name: {"miou": round(metrics.metrics_from_confusion(cm)["miou"], 4),
                  "label_agreement_with_whole": round(
                      float(np.mean(agree[name])), 4),
                  "window": list(window) if name != "whole" else None,
                  "stride": list(stride) if name != "whole" else None}
-          for name, cm in cms.items()}
+             for name, cm in cms.items()}}
 
 
 def main():
