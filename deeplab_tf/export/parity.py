@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
 from deeplab_tf.export import tflite as tflite_lib
 
 # (max relative logits error, min label agreement, max |mIoU difference|).
@@ -54,20 +55,19 @@ def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
   return float(np.mean(np.diag(cm)[present] / union[present]))
 
 
-def to_input_size(image: np.ndarray, size, value) -> np.ndarray:
-  """Pads bottom/right with `value` to >= size, then keeps the top-left crop.
-
-  The static TFLite input: evaluation's padding for images up to the crop.
-  """
-  image = np.asarray(image)
-  pad = [(0, max(size[0] - image.shape[0], 0)),
-         (0, max(size[1] - image.shape[1], 0))] + [(0, 0)] * (image.ndim - 2)
-  if image.ndim == 3:
-    out = np.stack([np.pad(image[..., c], pad[:2], constant_values=value[c])
-                    for c in range(image.shape[-1])], axis=-1)
+def to_input_size(array: np.ndarray, size, value) -> np.ndarray:
+  """The static TFLite input: an image [H, W, 3] padded with the mean pixel
+  `value` (float32, `padding.pad_image`) or a label [H, W] with the ignore
+  label `value` (`padding.pad_label`) bottom/right to >= size, then its
+  top-left `size` crop (evaluation's padding for images up to the crop)."""
+  array = tf.convert_to_tensor(array)
+  shape = tf.shape(array)
+  height, width = padding.padded_size(shape[0], shape[1], size)
+  if array.shape.rank == 3:
+    out = padding.pad_image(tf.cast(array, tf.float32), height, width, value)
   else:
-    out = np.pad(image, pad, constant_values=value)
-  return out[:size[0], :size[1]]
+    out = padding.pad_label(array, height, width, value)
+  return out[:size[0], :size[1]].numpy()
 
 
 def _agreement(a, b) -> float:
@@ -86,7 +86,7 @@ def check_saved_model(saved_model_dir: str, native_model, images:
   for image in images:
     batch = tf.constant(np.asarray(image, np.uint8)[np.newaxis])
     out = serve(images=batch)
-    padded = inference.pad_to_crop(tf.cast(batch, tf.float32), crop_size,
+    padded = padding.pad_to_crop(tf.cast(batch, tf.float32), crop_size,
                                    mean_pixel)
     expected = inference.predict_probabilities(
         native_model, padded, scales=scales,
@@ -108,7 +108,7 @@ def check_saved_model(saved_model_dir: str, native_model, images:
 
 
 def _padded_logits(native_model, image, crop_size, mean_pixel):
-  padded = inference.pad_to_crop(
+  padded = padding.pad_to_crop(
       tf.constant(np.asarray(image, np.float32)[np.newaxis]), crop_size,
       mean_pixel)
   return tf.cast(native_model(padded, training=False), tf.float32).numpy()
