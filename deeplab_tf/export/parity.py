@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from deeplab_tf import inference
 from deeplab_tf import padding
+from deeplab_tf.evaluation import metrics
 from deeplab_tf.export import tflite as tflite_lib
 
 # (max relative logits error, min label agreement, max |mIoU difference|).
@@ -36,23 +37,6 @@ ONNX_BOUNDS = {"logits_rel": 1e-4, "agreement": 0.999}
 # weights, ~50 folded layers with calibrated statistics) moves by 1.4e-5, so
 # exports accept what every other float32 export format gets.
 FOLD_BOUNDS = {"logits_rel": 1e-4}
-
-
-def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
-             ignore_label: int) -> float:
-  """mIoU over classes whose union is non-empty (ignore_label skipped)."""
-  labels = np.asarray(labels).reshape(-1).astype(np.int64)
-  predictions = np.asarray(predictions).reshape(-1).astype(np.int64)
-  valid = (labels != ignore_label) & (labels >= 0) & (labels < num_classes)
-  index = labels[valid] * num_classes + np.clip(predictions[valid], 0,
-                                                num_classes - 1)
-  cm = np.bincount(index, minlength=num_classes ** 2).reshape(
-      num_classes, num_classes).astype(np.float64)
-  union = cm.sum(0) + cm.sum(1) - np.diag(cm)
-  present = union > 0
-  if not present.any():
-    return float("nan")
-  return float(np.mean(np.diag(cm)[present] / union[present]))
 
 
 def to_input_size(array: np.ndarray, size, value) -> np.ndarray:
@@ -222,10 +206,9 @@ def check_tflite(model: bytes, spec, native_model,
   if max_ref > 0:
     result["logits_max_rel_diff"] = max_err / max_ref
   if truth and ignore_label is not None:
-    result["miou_keras"] = mean_iou(np.stack(truth), np.stack(theirs),
-                                    num_classes, ignore_label)
-    result["miou_tflite"] = mean_iou(np.stack(truth), np.stack(ours),
-                                     num_classes, ignore_label)
+    for key, predictions in (("miou_keras", theirs), ("miou_tflite", ours)):
+      result[key] = metrics.mean_iou(metrics.confusion_matrix_np(
+          np.stack(truth), np.stack(predictions), num_classes, ignore_label))
     result["miou_diff"] = abs(result["miou_tflite"] - result["miou_keras"])
   result["bounds"] = dict(TFLITE_BOUNDS[spec.variant])
   result["passed"] = _within(result, result["bounds"])
