@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf.config import ModelOptions
 
 CONFIG_FILENAME = "deeplab_config.json"
@@ -142,24 +143,13 @@ def load_run_config(checkpoint_dir: str
   return opts, doc.get("dataset", {}), doc.get("train", {})
 
 
-def latest_checkpoint(checkpoint_dir_or_prefix: str) -> str:
-  """Resolves a directory to its newest intact checkpoint prefix (newer,
-  unreadable ones are skipped with a warning), or checks a prefix."""
-  from deeplab_tf import checkpoint_integrity
-  if tf.io.gfile.isdir(checkpoint_dir_or_prefix):
-    return checkpoint_integrity.newest_intact_checkpoint(
-        checkpoint_dir_or_prefix)[0]
-  checkpoint_integrity.verify_checkpoint(checkpoint_dir_or_prefix)
-  return checkpoint_dir_or_prefix
-
-
 def restore_model(model, checkpoint_dir_or_prefix: str) -> str:
   """Restores the model weights of a train.py checkpoint; returns the prefix.
 
   A directory gives its newest intact checkpoint. Optimizer slots and the
   step are ignored; a model weight the checkpoint lacks is an error.
   """
-  prefix = latest_checkpoint(checkpoint_dir_or_prefix)
+  prefix = intact_checkpoint_prefix(checkpoint_dir_or_prefix)
   try:
     status = tf.train.Checkpoint(model=model).restore(prefix)
   except tf.errors.NotFoundError:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import run_config
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
@@ -198,7 +199,7 @@ def _dataset_dir(config: ExportConfig, dataset: Dict):
 def load_export_model(config: ExportConfig):
   """(ModelOptions, dataset dict, native Keras model, checkpoint prefix)."""
   opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
-  prefix = run_config.latest_checkpoint(config.checkpoint_dir)
+  prefix = intact_checkpoint_prefix(config.checkpoint_dir)
   if config.crop_size is not None:
     opts = opts.replace(crop_size=config.crop_size)
   if config.output_stride is not None:
@@ -248,7 +249,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.sliding_window is not None:
     config.sliding_window.check_output_stride(opts.output_stride)
   version = config.version or saved_model_lib.default_version(
-      run_config.latest_checkpoint(config.checkpoint_dir))
+      intact_checkpoint_prefix(config.checkpoint_dir))
   _check_outputs_free(config, version, config.crop_size or opts.crop_size,
                       opts.model_variant)
   staged = _written("the staging directory in %s" % config.export_dir,

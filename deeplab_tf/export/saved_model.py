@@ -8,28 +8,21 @@ it only after every other output of the export is complete.
 """
 
 import os
-import re
 import shutil
 from typing import Optional
 
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_files import prefix_step
 from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
 from deeplab_tf.run_config import make_temp_dir
 
 ASSETS_EXTRA = "assets.extra"
-_STEP = re.compile(r"-(\d+)$")
-
-
-def checkpoint_step(prefix: str) -> Optional[int]:
-  """The step of a `ckpt-<step>` prefix, or None."""
-  match = _STEP.search(os.path.basename(prefix))
-  return int(match.group(1)) if match else None
 
 
 def default_version(prefix: str) -> int:
   """The checkpoint step (so newer checkpoints get higher versions), >= 1."""
-  step = checkpoint_step(prefix)
+  step = prefix_step(prefix)
   return max(step, 1) if step is not None else 1
 
 

@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
-                                             remove_stale_temporaries)
+from deeplab_tf.checkpoint_files import (newest_intact_checkpoint,
+                                         remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
 from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.evaluation.metrics import confusion_matrix
