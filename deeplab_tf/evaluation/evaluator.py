@@ -16,6 +16,7 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import atomic_write_text
 from deeplab_tf.data.input_pipeline import build_eval_dataset
 from deeplab_tf.evaluation import boundary, metrics
 from deeplab_tf.evaluation.config import EvalConfig
@@ -25,7 +26,7 @@ from deeplab_tf.sliding_window import predict_sliding
 from deeplab_tf.model import build_model
 from deeplab_tf.checkpoint_files import CorruptCheckpointError, trained_step
 from deeplab_tf.data.shard_check import record_read_error
-from deeplab_tf.run_config import atomic_write_text, restore_model
+from deeplab_tf.run_config import restore_model
 from deeplab_tf.tensorboard import write_scalar
 
 METRICS_FILENAME = "metrics.json"

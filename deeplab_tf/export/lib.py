@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf import atomic_io
 from deeplab_tf import run_config
 from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf import sliding_window as sliding_lib
@@ -260,14 +261,14 @@ def run_export(config: ExportConfig, log=print) -> Dict:
     if not report["passed"]:
       # Not served: the report goes beside, for the user to inspect.
       path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
-      _written(path, run_config.atomic_write_bytes, path, _json(report))
+      _written(path, atomic_io.atomic_write_bytes, path, _json(report))
       return report
     # Every file complete beside its target first (a full disk fails
     # here); then only renames, the version directory last.
     report_path = os.path.join(config.export_dir, REPORT_FILENAME)
     outputs = dict(tflite_files, **{report_path: _json(report)})
     for path, data in outputs.items():
-      pending[path] = _written(path, run_config.write_temp_file, path, data)
+      pending[path] = _written(path, atomic_io.write_temp_file, path, data)
     previous = None
     if os.path.exists(report_path):
       with open(report_path, "rb") as f:
@@ -283,7 +284,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
       if previous is None:
         os.remove(report_path)
       else:
-        run_config.atomic_write_bytes(report_path, previous)
+        atomic_io.atomic_write_bytes(report_path, previous)
       raise
   finally:
     for tmp in pending.values():

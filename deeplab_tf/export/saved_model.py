@@ -13,9 +13,8 @@ from typing import Optional
 
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import make_temp_dir, swap_directory
 from deeplab_tf.checkpoint_files import prefix_step
-from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
-from deeplab_tf.run_config import make_temp_dir
 
 ASSETS_EXTRA = "assets.extra"
 
@@ -69,15 +68,7 @@ def save_into(module, directory: str,
 def publish(staged: str, export_dir: str, version: int, *,
             overwrite: bool = False) -> str:
   """Renames a complete staged SavedModel to `<export_dir>/<version>`."""
-  final = check_free(export_dir, version, overwrite)
-  if os.path.exists(final):
-    old = make_temp_dir(export_dir, ".old-%d-" % int(version))
-    os.replace(final, os.path.join(old, "model"))
-    os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    os.replace(staged, final)
-  return final
+  return swap_directory(staged, check_free(export_dir, version, overwrite))
 
 
 def write_saved_model(module, export_dir: str, version: int, *,
