@@ -20,8 +20,10 @@ from deeplab_tf.atomic_io import make_temp_dir, swap_directory
 from deeplab_tf.run_config import save_run_config
 
 
-def dataset_section(dataset: Optional[str], num_classes: Optional[int],
-                    dataset_dir: Optional[str] = None) -> Dict[str, Any]:
+def descriptor_dataset_section(dataset: Optional[str],
+                               num_classes: Optional[int],
+                               dataset_dir: Optional[str] = None
+                               ) -> Dict[str, Any]:
   """The `dataset` part of deeplab_config.json for a converted checkpoint.
 
   Args:
@@ -120,7 +122,7 @@ def convert_from_flag_values(tf1_checkpoint: str, output_dir: str,
   names; None = not given) filling in what it does not record, and the
   dataset's classes. Returns the run directory written."""
   opts = options_from_flag_values(tf1_checkpoint, model_values)
-  section = dataset_section(dataset, opts.num_classes, dataset_dir)
+  section = descriptor_dataset_section(dataset, opts.num_classes, dataset_dir)
   prefix, report = convert_tf1_checkpoint(tf1_checkpoint, output_dir, opts,
                                           section, overwrite=overwrite)
   logging.info("converted %s (%d variables, %s) -> %s", report.checkpoint,

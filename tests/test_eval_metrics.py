@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from deeplab_tf.evaluation import boundary, cityscapes, metrics
-from deeplab_tf.evaluation.visualization import colorize, overlay
+from deeplab_tf.evaluation.label_colors import colorize, overlay
 from tests.conftest import DATA, require
 
 VOC = DATA / "voc" / "VOCdevkit" / "VOC2012"

@@ -163,7 +163,7 @@ def write_checkpoints(config, steps):
     trainer.step.assign(step)
     manager.save(checkpoint_number=step)
   save_run_config(config.train_logdir, config.model,
-                  loop.dataset_section(config), config.to_dict())
+                  loop.train_dataset_section(config), config.to_dict())
 
 
 def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):

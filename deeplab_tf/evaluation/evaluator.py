@@ -20,7 +20,7 @@ from deeplab_tf.atomic_io import atomic_write_text
 from deeplab_tf.data.input_pipeline import build_eval_dataset
 from deeplab_tf.evaluation import boundary, metrics
 from deeplab_tf.evaluation.config import EvalConfig
-from deeplab_tf.evaluation.visualizer import Visualizer
+from deeplab_tf.evaluation.vis_writer import Visualizer
 from deeplab_tf.inference import predict_labels
 from deeplab_tf.sliding_window import predict_sliding
 from deeplab_tf.model import build_model

@@ -185,7 +185,8 @@ def default_dataset_fn(config: TrainConfig):
   return dataset_fn
 
 
-def dataset_section(config: TrainConfig) -> dict:
+def train_dataset_section(config: TrainConfig) -> dict:
+  """The `dataset` section of a training run's deeplab_config.json."""
   section = {"name": config.dataset, "num_classes": config.num_classes,
              "ignore_label": config.ignore_label,
              "class_names": list(config.class_names),
@@ -285,7 +286,7 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   resumed_from = _restore_or_initialize(config, trainer, latest)
   if chief:
     save_run_config(config.train_logdir, config.model,
-                    dataset_section(config), config.to_dict())
+                    train_dataset_section(config), config.to_dict())
   step = int(trainer.step.numpy())
   if step >= config.training_number_of_steps:
     latest = manager.latest_checkpoint if chief else None

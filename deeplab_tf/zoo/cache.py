@@ -146,10 +146,11 @@ def _convert(entry: ZooEntry, prefix: str, tarball: str, staging: str
              ) -> str:
   """Strict load into the registry's model, then a run directory."""
   from deeplab_tf.run_config import save_run_config  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.tf1_convert import convert_tf1_checkpoint, dataset_section  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
+                                      descriptor_dataset_section)
   backbone_only = entry.kind == BACKBONE
   opts = entry.options
-  dataset = dataset_section(
+  dataset = descriptor_dataset_section(
       "pascal_voc_seg" if backbone_only else entry.dataset, opts.num_classes)
   out = os.path.join(staging, "run")
   try:
