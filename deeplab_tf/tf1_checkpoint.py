@@ -20,7 +20,7 @@ layers are then skipped too). Optimizer slots, moving averages and
 
 import dataclasses
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import keras
 import tensorflow as tf
@@ -183,8 +183,3 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
                     skipped_model_weights=skipped_model,
                     skipped_checkpoint_variables=skipped_ckpt,
                     ignored_training_state=ignored)
-
-
-def tf1_variable_specs(model: keras.Model) -> List[Tuple[str, Tuple[int, ...]]]:
-  """[(TF1 name, shape)] of a model, e.g. to write a compatible checkpoint."""
-  return [(n, tuple(v.shape)) for n, v in tf1_name_table(model).items()]
