@@ -107,7 +107,7 @@ class DeepLabServingModule(tf.Module):
     self._untracked = _Untracked(native_model)
     self.model_variables = [v.value for v in native_model.variables]
     self.crop_size = (int(crop_size[0]), int(crop_size[1]))
-    self.mean_pixel = tuple(float(v) for v in mean_pixel)
+    self.mean_pixel = padding.mean_pixel_value(mean_pixel)
     self.num_classes = int(num_classes)
     self.scales = tuple(float(s) for s in scales)
     self.add_flipped_images = bool(add_flipped_images)
