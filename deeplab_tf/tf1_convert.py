@@ -15,8 +15,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.atomic_io import make_temp_dir, swap_directory
+from deeplab_tf.config import ModelOptions
 from deeplab_tf.run_config import save_run_config
 
 
