@@ -19,7 +19,6 @@ layers are then skipped too). Optimizer slots, moving averages and
 """
 
 import dataclasses
-import os
 from typing import Dict, List
 
 import keras

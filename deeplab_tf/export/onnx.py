@@ -19,7 +19,6 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from deeplab_tf import inference
 from deeplab_tf import padding
 
 DEFAULT_OPSET = 17
