@@ -22,11 +22,12 @@ checkpoint trained at 16 restores into a model built at 8.
 
 import json
 import os
-import tempfile
 from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import atomic_write_text
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf.config import ModelOptions
 
 CONFIG_FILENAME = "deeplab_config.json"
@@ -35,76 +36,6 @@ READABLE_VERSIONS = (1, 2)
 # TrainConfig fields that format 2 keeps only in "model" / "data".
 _KEPT_ELSEWHERE = ("model", "dataset", "dataset_dir", "ignore_label",
                    "class_names", "colormap", "train_split", "num_classes")
-
-
-def current_umask() -> int:
-  """The process umask, read from /proc where possible.
-
-  `os.umask` can only be read by setting it, which briefly changes it for
-  every thread of the process; the fallback restores it at once.
-  """
-  try:
-    with open("/proc/self/status") as f:
-      for line in f:
-        if line.startswith("Umask:"):
-          return int(line.split()[1], 8)
-  except (OSError, ValueError, IndexError):
-    pass
-  mask = os.umask(0o022)
-  os.umask(mask)
-  return mask
-
-
-def write_temp_file(path: str, data: bytes) -> str:
-  """Writes `data` to a new hidden file beside `path`; returns its name.
-
-  The file is complete (flushed to disk) and has the mode a plain `open()`
-  would give it (0666 less the umask, not mkstemp's private 0600), so once
-  renamed to `path` other users (a TF Serving process, a TensorBoard) can
-  read what the umask allows. The caller renames or removes it.
-  """
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
-                             suffix=os.path.basename(path))
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-      os.fchmod(f.fileno(), 0o666 & ~current_umask())
-  except BaseException:
-    os.remove(tmp)
-    raise
-  return tmp
-
-
-def atomic_write_bytes(path: str, data: bytes):
-  """Writes `data` to `path` through a temporary file and a rename."""
-  tmp = write_temp_file(path, data)
-  try:
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
-def make_temp_dir(parent: str, prefix: str) -> str:
-  """A new hidden directory in `parent`, with the mode the umask gives.
-
-  For contents renamed into place when complete (tempfile.mkdtemp alone
-  makes it 0700, which then sticks to the published directory).
-  """
-  os.makedirs(parent, exist_ok=True)
-  path = tempfile.mkdtemp(dir=parent, prefix=prefix)
-  os.chmod(path, 0o777 & ~current_umask())
-  return path
-
-
-def atomic_write_text(path: str, text: str):
-  """Writes `text` (UTF-8) to `path` through a temporary file and a rename."""
-  atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_run_config(logdir: str, model_options: ModelOptions,
@@ -165,24 +96,13 @@ def load_run_config(checkpoint_dir: str
   return opts, dict(data), dict(doc.get("train") or {})
 
 
-def latest_checkpoint(checkpoint_dir_or_prefix: str) -> str:
-  """Resolves a directory to its newest intact checkpoint prefix (newer,
-  unreadable ones are skipped with a warning), or checks a prefix."""
-  from deeplab_tf import checkpoint_integrity
-  if tf.io.gfile.isdir(checkpoint_dir_or_prefix):
-    return checkpoint_integrity.newest_intact_checkpoint(
-        checkpoint_dir_or_prefix)[0]
-  checkpoint_integrity.verify_checkpoint(checkpoint_dir_or_prefix)
-  return checkpoint_dir_or_prefix
-
-
 def restore_model(model, checkpoint_dir_or_prefix: str) -> str:
   """Restores the model weights of a train.py checkpoint; returns the prefix.
 
   A directory gives its newest intact checkpoint. Optimizer slots and the
   step are ignored; a model weight the checkpoint lacks is an error.
   """
-  prefix = latest_checkpoint(checkpoint_dir_or_prefix)
+  prefix = intact_checkpoint_prefix(checkpoint_dir_or_prefix)
   try:
     status = tf.train.Checkpoint(model=model).restore(prefix)
   except tf.errors.NotFoundError:

@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Tuple
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
 
 WEIGHTINGS = ("uniform", "gaussian")
 # Gaussian window weight: sigma = window / 8 per axis (nnU-Net's choice).
@@ -160,7 +161,7 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     crops = tf.transpose(crops, [0, 2, 1, 3, 4])
     crops = tf.cast(tf.reshape(crops, [-1, band_h, band_w, 3]),
                     tf.float32)                           # [B*k, bh, bw, 3]
-    padded = inference.pad_to_crop(crops, (win_h, win_w), mean_pixel)
+    padded = padding.pad_to_crop(crops, (win_h, win_w), mean_pixel)
     probs = inference.predict_probabilities(
         native_model, padded, scales=scales,
         add_flipped_images=add_flipped_images)[:, :band_h, :band_w]

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import zoo
-from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
 from deeplab_tf.zoo.__main__ import main as zoo_main
 from tests.conftest import require

@@ -18,8 +18,8 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
-from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
-                                             remove_stale_temporaries)
+from deeplab_tf.checkpoint_files import (newest_intact_checkpoint,
+                                         remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
 from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.run_config import load_run_config, save_run_config
@@ -65,7 +65,8 @@ def default_dataset_fn(config: TrainConfig):
   return dataset_fn
 
 
-def dataset_section(config: TrainConfig) -> dict:
+def train_dataset_section(config: TrainConfig) -> dict:
+  """The `dataset` section of a training run's deeplab_config.json."""
   section = {"name": config.dataset, "num_classes": config.num_classes,
              "ignore_label": config.ignore_label,
              "class_names": list(config.class_names),
@@ -221,7 +222,7 @@ def _set_up(config: TrainConfig, strategy, chief: bool):
   resumed_from = _restore_or_initialize(config, trainer, latest)
   if chief:
     save_run_config(config.train_logdir, config.model,
-                    dataset_section(config), config.to_dict())
+                    train_dataset_section(config), config.to_dict())
   return trainer, manager, directory, resumed_from
 
 
