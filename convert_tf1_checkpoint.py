@@ -45,7 +45,7 @@ MODEL_FLAGS = cli_flags.MODEL_FLAGS + ("add_image_level_feature", "crop_size")
 def main(argv):
   del argv
   from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
-                                      dataset_section,
+                                      descriptor_dataset_section,
                                       options_from_flag_values)
   from deeplab_tf.tf1_inspect import recorded_options  # pylint: disable=g-import-not-at-top
 
@@ -57,8 +57,8 @@ def main(argv):
   if FLAGS.num_classes is None and FLAGS.dataset:
     # The dataset's class count is the model's unless the checkpoint's
     # logits are loaded (then they decide, and must agree with it).
-    values["num_classes"] = dataset_section(FLAGS.dataset,
-                                            None)["num_classes"]
+    values["num_classes"] = descriptor_dataset_section(
+        FLAGS.dataset, None)["num_classes"]
     if not new_logits and "num_classes" in recorded_options(
         FLAGS.tf1_checkpoint):
       del values["num_classes"]
@@ -66,7 +66,7 @@ def main(argv):
   # one line, no traceback (cli.run).
   opts = options_from_flag_values(FLAGS.tf1_checkpoint, values,
                                   ignore_logits=new_logits)
-  dataset = dataset_section(FLAGS.dataset, opts.num_classes)
+  dataset = descriptor_dataset_section(FLAGS.dataset, opts.num_classes)
   prefix, report = convert_tf1_checkpoint(
       FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
       skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)

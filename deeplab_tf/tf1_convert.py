@@ -15,13 +15,16 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import make_temp_dir, swap_directory
 from deeplab_tf.config import ModelOptions
 from deeplab_tf.errors import ConfigError
-from deeplab_tf.run_config import make_temp_dir, save_run_config
+from deeplab_tf.run_config import save_run_config
 
 
-def dataset_section(dataset: Optional[str], num_classes: Optional[int],
-                    dataset_dir: Optional[str] = None) -> Dict[str, Any]:
+def descriptor_dataset_section(dataset: Optional[str],
+                               num_classes: Optional[int],
+                               dataset_dir: Optional[str] = None
+                               ) -> Dict[str, Any]:
   """The `dataset` part of deeplab_config.json for a converted checkpoint.
 
   Args:
@@ -102,15 +105,9 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
     save_run_config(tmp, model_options, dataset, {
         "tf1_checkpoint": report.checkpoint, "skip_logits": skip_logits,
         "backbone_only": backbone_only})
-    if os.path.isdir(out):
-      # Only reached when empty or `overwrite`: the old directory goes only
-      # once the new one is complete.
-      old = make_temp_dir(parent, ".old_")
-      os.replace(out, os.path.join(old, "run"))
-      os.replace(tmp, out)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(tmp, out)
+    # An existing `out` (empty, or `overwrite`) goes only once the new
+    # directory is complete.
+    swap_directory(tmp, out)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
@@ -129,7 +126,7 @@ def convert_from_flag_values(tf1_checkpoint: str, output_dir: str,
   names; None = not given) filling in what it does not record, and the
   dataset's classes. Returns the run directory written."""
   opts = options_from_flag_values(tf1_checkpoint, model_values)
-  section = dataset_section(dataset, opts.num_classes, dataset_dir)
+  section = descriptor_dataset_section(dataset, opts.num_classes, dataset_dir)
   prefix, report = convert_tf1_checkpoint(tf1_checkpoint, output_dir, opts,
                                           section, overwrite=overwrite)
   logging.info("converted %s (%d variables, %s) -> %s", report.checkpoint,

@@ -26,10 +26,10 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_files import resolve_checkpoint_prefix
 from deeplab_tf.config import (MODEL_VARIANTS, ModelOptions,
                                paper_atrous_rates)
 from deeplab_tf.errors import ConfigError, UserError
-from deeplab_tf.tf1_checkpoint import resolve_checkpoint_prefix
 
 # MobileNetV2's last projection has 320 channels at depth multiplier 1.
 _MOBILENET_LAST_PROJECT = "MobilenetV2/expanded_conv_16/project/weights"

@@ -16,7 +16,7 @@ from deeplab_tf.data.input_pipeline import (build_eval_dataset,
                                             build_train_dataset)
 from deeplab_tf.data.validation import validate_split
 from deeplab_tf.data.writer import ExampleSource, write_split
-from deeplab_tf.data.build import Encoder
+from deeplab_tf.data.encode_splits import Encoder
 from tests.cli_helpers import assert_one_error, run_cli
 
 CAMVID = get_dataset_descriptor("camvid")

@@ -115,11 +115,11 @@ def test_train_and_eval_through_tfds(camvid, tmp_path):
   loop.train(config.replace(model=config.model.replace(
       aspp_convs_filters=16, decoder_filters=16)))
   saved = json.loads((tmp_path / "run" / "deeplab_config.json").read_text())
-  assert saved["dataset"]["tfds"]["name"] == "camvid_test"
+  assert saved["data"]["tfds"]["name"] == "camvid_test"
   eval_config = eval_config_from_checkpoint(str(tmp_path / "run"),
                                             str(tmp_path / "eval"))
   assert eval_config.data_source == TfdsSource.from_dict(
-      saved["dataset"]["tfds"])
+      saved["data"]["tfds"])
   result = evaluator.run(eval_config)
   assert result["num_images"] == CAMVID_VAL and result["step"] == 2
   # Every labelled pixel of the three 480x360 val labels is scored once.

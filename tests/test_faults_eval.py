@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
                           image_size=(33, 33))
   config = train_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(records), train_logdir=str(root / "run"),
-      training_number_of_steps=2), prepare_data=False)
+      training_number_of_steps=2))
   write_checkpoints(config, (1, 2))
   folder = root / "camvid_src"
   (folder / "images").mkdir(parents=True)

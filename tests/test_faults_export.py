@@ -25,7 +25,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from deeplab_tf import inference, run_config
+from deeplab_tf import atomic_io, inference, run_config
 from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
@@ -130,10 +130,10 @@ def test_export_outputs_follow_umask_022(exported):
 def test_atomic_files_and_temp_dirs_follow_umask(tmp_path, mask):
   previous = os.umask(mask)
   try:
-    assert run_config.current_umask() == mask
+    assert atomic_io.current_umask() == mask
     path = tmp_path / "sub" / "metrics.json"
-    run_config.atomic_write_text(str(path), "{}\n")
-    directory = run_config.make_temp_dir(str(tmp_path), ".tmp-")
+    atomic_io.atomic_write_text(str(path), "{}\n")
+    directory = atomic_io.make_temp_dir(str(tmp_path), ".tmp-")
   finally:
     os.umask(previous)
   assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
@@ -263,14 +263,14 @@ def test_failed_tflite_step_publishes_nothing(exported, monkeypatch):
   monkeypatch.setattr(tflite_lib, "convert",
                       lambda model, spec, representative=None:
                       before[tflite_name])
-  write_temp_file = run_config.write_temp_file
+  write_temp_file = atomic_io.write_temp_file
 
   def disk_full_for_tflite(path, data):
     if path.endswith(".tflite"):
       raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return write_temp_file(path, data)
 
-  monkeypatch.setattr(run_config, "write_temp_file", disk_full_for_tflite)
+  monkeypatch.setattr(atomic_io, "write_temp_file", disk_full_for_tflite)
   config = export_lib.ExportConfig(
       checkpoint_dir=str(exported["dir"] / "train"),
       export_dir=str(serving_dir), version=2, tflite=True,

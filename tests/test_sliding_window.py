@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
 from deeplab_tf import sliding_window as sw
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import restore_model
@@ -55,7 +56,7 @@ def test_one_window_equals_whole_image_exactly(tiny, size, scales, flip):
       model, images, window=window, mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes, scales=scales, add_flipped_images=flip,
       return_probabilities=True)
-  padded = inference.pad_to_crop(tf.cast(images, tf.float32), (65, 65),
+  padded = padding.pad_to_crop(tf.cast(images, tf.float32), (65, 65),
                                  opts.mean_pixel)
   expected = inference.predict_probabilities(
       model, padded, scales=scales, add_flipped_images=flip)

@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import ModelOptions, build_model, load_tf1_checkpoint
-from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.layers import resize_align_corners
-from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
+from deeplab_tf.checkpoint_files import is_tf1_checkpoint
 from tests.cli_helpers import assert_one_error, run_cli
 from tests.conftest import REFERENCE, require
 

@@ -16,7 +16,9 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf import atomic_io
 from deeplab_tf import run_config
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import optimize
@@ -199,7 +201,7 @@ def _dataset_dir(config: ExportConfig, dataset: Dict):
 def load_export_model(config: ExportConfig):
   """(ModelOptions, dataset dict, native Keras model, checkpoint prefix)."""
   opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
-  prefix = run_config.latest_checkpoint(config.checkpoint_dir)
+  prefix = intact_checkpoint_prefix(config.checkpoint_dir)
   if config.crop_size is not None:
     opts = opts.replace(crop_size=config.crop_size)
   if config.output_stride is not None:
@@ -249,7 +251,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.sliding_window is not None:
     config.sliding_window.check_output_stride(opts.output_stride)
   version = config.version or saved_model_lib.default_version(
-      run_config.latest_checkpoint(config.checkpoint_dir))
+      intact_checkpoint_prefix(config.checkpoint_dir))
   _check_outputs_free(config, version, config.crop_size or opts.crop_size,
                       opts.model_variant)
   staged = _written("the staging directory in %s" % config.export_dir,
@@ -260,14 +262,14 @@ def run_export(config: ExportConfig, log=print) -> Dict:
     if not report["passed"]:
       # Not served: the report goes beside, for the user to inspect.
       path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
-      _written(path, run_config.atomic_write_bytes, path, _json(report))
+      _written(path, atomic_io.atomic_write_bytes, path, _json(report))
       return report
     # Every file complete beside its target first (a full disk fails
     # here); then only renames, the version directory last.
     report_path = os.path.join(config.export_dir, REPORT_FILENAME)
     outputs = dict(tflite_files, **{report_path: _json(report)})
     for path, data in outputs.items():
-      pending[path] = _written(path, run_config.write_temp_file, path, data)
+      pending[path] = _written(path, atomic_io.write_temp_file, path, data)
     previous = None
     if os.path.exists(report_path):
       with open(report_path, "rb") as f:
@@ -283,7 +285,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
       if previous is None:
         os.remove(report_path)
       else:
-        run_config.atomic_write_bytes(report_path, previous)
+        atomic_io.atomic_write_bytes(report_path, previous)
       raise
   finally:
     for tmp in pending.values():

@@ -20,6 +20,9 @@ import keras
 import tensorflow as tf
 
 from deeplab_tf import tf1_checkpoint
+from deeplab_tf.checkpoint_files import (TF2_OBJECT_GRAPH_KEY,
+                                         is_tf1_checkpoint,
+                                         resolve_checkpoint_prefix)
 from deeplab_tf.errors import UserError
 from deeplab_tf.model import LOGITS_SCOPE, build_model
 from deeplab_tf.layers import layer_name, scope_of
@@ -51,16 +54,6 @@ class InitReport:
     return "\n".join(lines)
 
 
-def resolve_prefix(checkpoint: str) -> str:
-  """A checkpoint prefix from a prefix or a directory."""
-  return tf1_checkpoint.resolve_checkpoint_prefix(checkpoint)
-
-
-def is_tf2_checkpoint(prefix: str) -> bool:
-  names = {n for n, _ in tf.train.list_variables(prefix)}
-  return tf1_checkpoint.TF2_OBJECT_GRAPH_KEY in names
-
-
 def tf2_checkpoint_num_classes(prefix: str) -> Optional[int]:
   """Class count of a train.py checkpoint: the length of the logits bias
   (the model's only Conv2D bias), found through the checkpoint's object
@@ -69,7 +62,7 @@ def tf2_checkpoint_num_classes(prefix: str) -> Optional[int]:
   from tensorflow.core.protobuf import trackable_object_graph_pb2
   reader = tf.train.load_checkpoint(prefix)
   graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor(tf1_checkpoint.TF2_OBJECT_GRAPH_KEY))
+  graph.ParseFromString(reader.get_tensor(TF2_OBJECT_GRAPH_KEY))
   shapes = reader.get_variable_to_shape_map()
 
   def child(node_id, name):
@@ -148,7 +141,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
   Raises FileNotFoundError / ValueError naming --tf_initial_checkpoint.
   """
   try:
-    prefix = resolve_prefix(checkpoint)
+    prefix = resolve_checkpoint_prefix(checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise type(e)("--tf_initial_checkpoint: %s" % e) from None
   exclude = excluded_layers(model, initialize_last_layer,
@@ -156,7 +149,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
   reasons = []
   if exclude:
     reasons.append("--initialize_last_layer=false")
-  if is_tf2_checkpoint(prefix):
+  if not is_tf1_checkpoint(prefix):
     ckpt_classes = tf2_checkpoint_num_classes(prefix)
     differ = ckpt_classes is not None and ckpt_classes != opts.num_classes
     if differ and LOGITS_LAYER not in exclude:

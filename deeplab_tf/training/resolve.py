@@ -143,10 +143,9 @@ def model_options(values: Dict[str, Any], preset: Dict[str, Any],
   return ModelOptions(**kwargs)
 
 
-def train_config_from_values(values: Dict[str, Any],
-                             prepare_data: bool = True) -> TrainConfig:
-  """Builds and validates the TrainConfig; writes the synthetic dataset if
-  it is the dataset and is missing (when `prepare_data`)."""
+def train_config_from_values(values: Dict[str, Any]) -> TrainConfig:
+  """Builds and validates the TrainConfig. Nothing is written: the embedded
+  run's synthetic dataset is written by `loop.train` when it starts."""
   values = dict(values)
   name = dataset_name(values)
   preset = defaults.defaults_for(name)
@@ -160,10 +159,6 @@ def train_config_from_values(values: Dict[str, Any],
                       "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ConfigError("--dataset_dir is required for --dataset=%s" % name)
-  if embedded and prepare_data:
-    # Only the embedded default writes data, and only to its own location.
-    defaults.ensure_synthetic_dataset(values["dataset_dir"],
-                                      seed=values.get("seed") or 0)
   try:
     descriptor = (tfds_source.descriptor_for(
         tfds_source.TfdsSource.from_values(name, values)) if tfds
