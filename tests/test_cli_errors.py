@@ -190,8 +190,8 @@ def test_internal_errors_keep_their_traceback(monkeypatch, tmp_path):
   cli.call unchanged, so Python prints its traceback, and no error line."""
   from deeplab_tf.training import resolve  # pylint: disable=g-import-not-at-top
 
-  def broken(values, prepare_data=True):
-    del values, prepare_data
+  def broken(values):
+    del values
     raise ValueError("an internal inconsistency")
   monkeypatch.setattr(resolve, "train_config_from_values", broken)
   with pytest.raises(ValueError, match="an internal inconsistency"):
