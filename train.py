@@ -114,7 +114,7 @@ def _is_tf1_checkpoint(checkpoint):
   """A readable TF1 checkpoint (anything else: the loader names the problem
   when training starts)."""
   import tensorflow as tf
-  from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
+  from deeplab_tf.checkpoint_files import is_tf1_checkpoint
   try:
     return is_tf1_checkpoint(checkpoint)
   except (OSError, ValueError, tf.errors.OpError):
