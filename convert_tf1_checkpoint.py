@@ -21,49 +21,31 @@ in eval.py and export.py. ImageNet backbone checkpoints: --backbone_only.
 from absl import app, flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("tf1_checkpoint", None,
                     "TF1 checkpoint prefix (.../model.ckpt) or directory.")
 flags.DEFINE_string("output_dir", None, "Directory to write (must not exist "
                     "or be empty).")
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file: class names and colours (its class count must "
-                    "equal the checkpoint's).")
-flags.DEFINE_integer("num_classes", None, "Classes (default: the logits' "
-                     "shape; needed only for backbone checkpoints).")
-flags.DEFINE_string("model_variant", None, "Backbone (default: read from the "
-                    "checkpoint).")
-flags.DEFINE_integer("output_stride", None, "Output stride (default 16).")
-flags.DEFINE_multi_integer("atrous_rates", None, "ASPP rates, one flag each "
-                           "(default 6/12/18 scaled to the output stride).")
-flags.DEFINE_list("decoder_output_stride", None, "Decoder stride (default 4 "
-                  "when the checkpoint has a decoder).")
-flags.DEFINE_boolean("aspp_with_separable_conv", None, "Separable ASPP "
-                     "(read from the checkpoint).")
-flags.DEFINE_boolean("decoder_use_separable_conv", None, "Separable decoder "
-                     "(read from the checkpoint).")
-flags.DEFINE_boolean("add_image_level_feature", None, "Image pooling branch "
-                     "(read from the checkpoint).")
-flags.DEFINE_multi_integer("multi_grid", None, "Unit rates of the last block.")
-flags.DEFINE_float("depth_multiplier", None, "MobileNetV2 width multiplier "
-                   "(read from the checkpoint).")
-flags.DEFINE_list("crop_size", None, "Crop height,width (default 513,513).")
+# The model: what the checkpoint records is read from it; a flag may only add
+# what it does not record, one that contradicts it is an error naming both.
+cli_flags.define(*cli_flags.MODEL_FLAGS)
+cli_flags.define("add_image_level_feature", "crop_size")
+# Class names and colours (its class count must equal the checkpoint's).
+cli_flags.define("dataset")
 flags.DEFINE_boolean("skip_logits", False, "Do not load the logits (another "
                      "class count).")
 flags.DEFINE_boolean("backbone_only", False, "Load only the backbone "
                      "(ImageNet checkpoints).")
 
-MODEL_FLAGS = ("num_classes", "model_variant", "output_stride", "atrous_rates",
-               "decoder_output_stride", "aspp_with_separable_conv",
-               "decoder_use_separable_conv", "add_image_level_feature",
-               "multi_grid", "depth_multiplier", "crop_size")
+MODEL_FLAGS = cli_flags.MODEL_FLAGS + ("add_image_level_feature", "crop_size")
 
 
 def main(argv):
   del argv
   from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
-                                      dataset_section,
+                                      descriptor_dataset_section,
                                       options_from_flag_values)
   from deeplab_tf.tf1_inspect import recorded_options  # pylint: disable=g-import-not-at-top
 
@@ -72,25 +54,22 @@ def main(argv):
       raise app.UsageError("--%s is required" % name)
   values = {name: FLAGS[name].value for name in MODEL_FLAGS}
   new_logits = FLAGS.skip_logits or FLAGS.backbone_only
-  try:
-    if FLAGS.num_classes is None and FLAGS.dataset:
-      # The dataset's class count is the model's unless the checkpoint's
-      # logits are loaded (then they decide, and must agree with it).
-      values["num_classes"] = dataset_section(FLAGS.dataset,
-                                              None)["num_classes"]
-      if not new_logits and "num_classes" in recorded_options(
-          FLAGS.tf1_checkpoint):
-        del values["num_classes"]
-    opts = options_from_flag_values(FLAGS.tf1_checkpoint, values,
-                                    ignore_logits=new_logits)
-    dataset = dataset_section(FLAGS.dataset, opts.num_classes)
-    prefix, report = convert_tf1_checkpoint(
-        FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
-        skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)
-  except FileExistsError as e:
-    raise app.UsageError("--output_dir: %s" % e) from None
-  except (ValueError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from None
+  if FLAGS.num_classes is None and FLAGS.dataset:
+    # The dataset's class count is the model's unless the checkpoint's
+    # logits are loaded (then they decide, and must agree with it).
+    values["num_classes"] = descriptor_dataset_section(
+        FLAGS.dataset, None)["num_classes"]
+    if not new_logits and "num_classes" in recorded_options(
+        FLAGS.tf1_checkpoint):
+      del values["num_classes"]
+  # A contradicting flag, a missing checkpoint, a non-empty --output_dir:
+  # one line, no traceback (cli.run).
+  opts = options_from_flag_values(FLAGS.tf1_checkpoint, values,
+                                  ignore_logits=new_logits)
+  dataset = descriptor_dataset_section(FLAGS.dataset, opts.num_classes)
+  prefix, report = convert_tf1_checkpoint(
+      FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
+      skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)
   print("wrote %s (%s, %d classes; %d variables from %s)"
         % (prefix, opts.model_variant, opts.num_classes, len(report.loaded),
            report.checkpoint))

@@ -19,57 +19,38 @@ An authors' TF1 model-zoo checkpoint is evaluated directly with
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("checkpoint_dir", None,
-                    "train_logdir or a checkpoint prefix (default "
-                    "runs/default).")
+cli_flags.define("checkpoint_dir", "tf_initial_checkpoint")
 flags.DEFINE_string("eval_logdir", None,
                     "Output directory (default <checkpoint_dir>/eval).")
-flags.DEFINE_string("tf_initial_checkpoint", None,
-                    "Evaluate an authors' TF1 checkpoint directly (instead "
-                    "of --checkpoint_dir): the model flags then describe it "
-                    "(default the paper's xception_65 OS16 decoder 4) and "
-                    "--dataset gives the classes; it is converted once into "
-                    "<eval_logdir>/tf1_converted. zoo:<name> evaluates a "
-                    "model-zoo checkpoint by name (python -m "
-                    "deeplab_tf.zoo list), no model flags.")
-flags.DEFINE_string("dataset", None, "With --tf_initial_checkpoint: built-in "
-                    "dataset name or label-map file.")
-flags.DEFINE_string("dataset_dir", None, "Override the saved dataset_dir.")
-# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] evaluates
-# on a TFDS split (with the checkpoint's classes); a run trained on TFDS
-# reads its saved TFDS dataset again.
-cli.define_tfds_flags("TFDS data directory (overrides the saved one).")
+# --dataset describes a --tf_initial_checkpoint's classes, --dataset_dir
+# overrides the saved one. TensorFlow Datasets:
+# --dataset=tfds:<name>[/<config>][:<version>] evaluates on a TFDS split
+# (with the checkpoint's classes); a run trained on TFDS reads its saved TFDS
+# dataset again.
+cli_flags.define(*cli_flags.DATASET_FLAGS)
+cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("eval_split", "val", "Split to evaluate.")
 flags.DEFINE_list("eval_crop_size", None,
                   "Pad images to at least 'height,width' (default: the "
                   "training crop).")
-flags.DEFINE_integer("output_stride", None, "Evaluate at this stride "
-                     "(rates rescale with it).")
-flags.DEFINE_multi_integer("atrous_rates", None, "Explicit ASPP rates.")
-flags.DEFINE_list("eval_scales", ["1.0"], "Input scales, e.g. "
-                  "0.5,0.75,1.0,1.25,1.5,1.75.")
-flags.DEFINE_boolean("add_flipped_images", False, "Also left-right flips.")
+cli_flags.define("eval_scales", "add_flipped_images")
 flags.DEFINE_integer("eval_batch_size", 1, "Images per batch.")
-flags.DEFINE_enum("inference_mode", "whole", ["whole", "sliding"],
-                  "'whole': pad each image to the eval crop; 'sliding': "
-                  "overlapping windows (large images, memory bounded by the "
-                  "window), combined with eval_scales / flips per window.")
-flags.DEFINE_list("window_size", None, "Sliding window height,width "
-                  "(default: the eval crop).")
-flags.DEFINE_list("window_stride", None, "Sliding stride height,width "
-                  "(default: 2/3 of the window).")
-flags.DEFINE_integer("window_batch_size", 1, "Windows run together.")
-flags.DEFINE_enum("window_weighting", "uniform", ["uniform", "gaussian"],
-                  "Weight of overlapping window predictions.")
+cli_flags.define_choice("inference_mode", "whole",
+                        "deeplab_tf.evaluation.config:INFERENCE_MODES",
+                        "'whole': pad each image to the eval crop; 'sliding': "
+                        "overlapping windows (large images, memory bounded by "
+                        "the window), combined with eval_scales / flips per "
+                        "window.")
+cli_flags.define(*cli_flags.WINDOW_FLAGS)
 flags.DEFINE_list("trimap_widths", [], "Boundary-band widths in pixels for "
                   "the trimap metric, e.g. 2,4,8,16,32.")
 flags.DEFINE_integer("max_number_of_evaluations", 1,
@@ -84,20 +65,13 @@ flags.DEFINE_boolean("also_save_raw_predictions", False,
                      "Raw label-id PNGs in <vis_logdir>/raw.")
 flags.DEFINE_boolean("convert_to_cityscapes_label_ids", False,
                      "Raw PNGs as Cityscapes labelIds (test server).")
-# Model flags: accepted for command-line compatibility, must match the
-# checkpoint's configuration; with --tf_initial_checkpoint they describe the
-# TF1 model.
-flags.DEFINE_string("model_variant", None, "Must match the checkpoint.")
-flags.DEFINE_list("decoder_output_stride", None, "Must match the checkpoint.")
-flags.DEFINE_boolean("aspp_with_separable_conv", None, "Must match.")
-flags.DEFINE_boolean("decoder_use_separable_conv", None, "Must match.")
-flags.DEFINE_multi_integer("multi_grid", None, "Must match.")
-flags.DEFINE_float("depth_multiplier", None, "Must match.")
-flags.DEFINE_integer("num_classes", None, "Must match.")
+# Model flags: must match the checkpoint's saved configuration (a conflict
+# is an error), except output_stride and atrous_rates, at which the model is
+# evaluated; with --tf_initial_checkpoint they describe the TF1 model.
+cli_flags.define(*cli_flags.MODEL_FLAGS)
 
-MODEL_FLAGS = ("model_variant", "decoder_output_stride",
-               "aspp_with_separable_conv", "decoder_use_separable_conv",
-               "multi_grid", "depth_multiplier", "num_classes")
+MODEL_FLAGS = tuple(n for n in cli_flags.MODEL_FLAGS
+                    if n not in ("output_stride", "atrous_rates"))
 
 
 def tfds_source_from_flags():
@@ -113,8 +87,8 @@ def convert_tf1_for_eval(model_flags, eval_logdir):
   """Converts --tf_initial_checkpoint into <eval_logdir>/tf1_converted."""
   from deeplab_tf.tf1_convert import convert_from_flag_values
   if FLAGS.checkpoint_dir:
-    raise ValueError("give --checkpoint_dir or --tf_initial_checkpoint, not "
-                     "both")
+    raise app.UsageError("give --checkpoint_dir or --tf_initial_checkpoint, "
+                         "not both")
   return convert_from_flag_values(
       FLAGS.tf_initial_checkpoint, os.path.join(eval_logdir, "tf1_converted"),
       dict(model_flags, output_stride=FLAGS.output_stride,
@@ -137,8 +111,9 @@ def zoo_run_for_eval(name, model_flags):
   (the registry gives the model and the classes)."""
   from deeplab_tf.zoo.flags import run_dir_for_flag
   if FLAGS.checkpoint_dir or FLAGS.dataset:
-    raise ValueError("--tf_initial_checkpoint=zoo:%s brings its model and "
-                     "classes: drop --checkpoint_dir / --dataset" % name)
+    raise app.UsageError("--tf_initial_checkpoint=zoo:%s brings its model "
+                         "and classes: drop --checkpoint_dir / --dataset"
+                         % name)
   return run_dir_for_flag(FLAGS.tf_initial_checkpoint, model_flags)
 
 
@@ -164,10 +139,10 @@ def config_from_flags():
     checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
     model_flags = {}  # they described the TF1 model; nothing to check
   elif FLAGS.dataset and not tfds_source_from_flags():
-    raise ValueError("--dataset=%s: the dataset comes from the checkpoint's "
-                     "configuration; --dataset only describes a "
-                     "--tf_initial_checkpoint (use --dataset_dir if the data "
-                     "moved)" % FLAGS.dataset)
+    raise app.UsageError("--dataset=%s: the dataset comes from the "
+                         "checkpoint's configuration; --dataset only "
+                         "describes a --tf_initial_checkpoint (use "
+                         "--dataset_dir if the data moved)" % FLAGS.dataset)
   if "decoder_output_stride" in model_flags:
     model_flags["decoder_output_stride"] = parse_decoder_output_stride(
         model_flags["decoder_output_stride"])
@@ -175,7 +150,7 @@ def config_from_flags():
     scales = tuple(float(s) for s in FLAGS.eval_scales)
     widths = tuple(int(w) for w in FLAGS.trimap_widths)
   except ValueError as e:
-    raise ValueError("--eval_scales / --trimap_widths: %s" % e) from None
+    raise app.UsageError("--eval_scales / --trimap_widths: %s" % e) from None
   window = {"window_size": parse_crop_size(FLAGS.window_size, "window_size")
             if FLAGS.window_size else None,
             "window_stride": parse_crop_size(FLAGS.window_stride,
@@ -208,13 +183,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
   from deeplab_tf.evaluation import evaluator
-  try:
-    config = config_from_flags()
-    result = evaluator.run(config)
-  except (ValueError, OSError) as e:
-    sys.exit("eval.py: %s" % (
-        "cannot write %s: %s" % (e.filename, e.strerror)
-        if isinstance(e, OSError) and e.filename and e.strerror else e))
+  # A bad flag, path or input: one line, no traceback (cli.run).
+  config = config_from_flags()
+  result = evaluator.run(config)
   print("mIoU %.4f  pixel accuracy %.4f  (step %s, %d images) -> %s"
         % (result["miou"], result["pixel_accuracy"], result["step"],
            result["num_images"],

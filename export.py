@@ -21,52 +21,46 @@ describe it (unset ones are the paper's xception_65 OS16 decoder 4):
 """
 
 import os
-import sys
 import tempfile
 
 from absl import app, flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint_dir", None, "train_logdir (newest checkpoint) "
-                    "or a checkpoint prefix, with deeplab_config.json.")
-flags.DEFINE_string("tf_initial_checkpoint", None,
-                    "Export an authors' TF1 checkpoint directly (instead of "
-                    "--checkpoint_dir); the model flags below describe it. "
-                    "zoo:<name> exports a model-zoo checkpoint by name "
-                    "(python -m deeplab_tf.zoo list), no model flags.")
+cli_flags.define("checkpoint_dir", "tf_initial_checkpoint")
 flags.DEFINE_string("export_dir", None, "TF Serving base path.")
 flags.DEFINE_integer("version", None, "SavedModel version (default: the "
                      "checkpoint step, at least 1).")
-flags.DEFINE_integer("output_stride", None, "Inference output stride "
-                     "(default: the trained one).")
+cli_flags.define("output_stride")
 flags.DEFINE_list("inference_scales", ["1.0"], "Multi-scale inference "
                   "scales baked into the SavedModel, e.g. 0.5,0.75,1,1.25.")
-flags.DEFINE_boolean("add_flipped_images", False, "Also average left-right "
-                     "flipped predictions.")
-flags.DEFINE_list("crop_size", None, "Padding size height,width (and TFLite "
-                  "input size); default: the trained crop.")
-flags.DEFINE_enum("padding", "crop", ["crop", "none"], "'crop': pad to the "
-                  "crop with the mean pixel like evaluation; 'none': run the "
-                  "SavedModel at each image's own size.")
+cli_flags.define("add_flipped_images", "crop_size")
+cli_flags.define_choice("padding", "crop", "deeplab_tf.export.lib:PADDINGS",
+                        "'crop': pad to the crop with the mean pixel like "
+                        "evaluation; 'none': run the SavedModel at each "
+                        "image's own size.")
 flags.DEFINE_boolean("tflite", False, "Also write the TFLite variants.")
-flags.DEFINE_list("tflite_variants", ["float32", "float16", "dynamic_int8",
-                                      "int8"], "TFLite variants.")
+cli_flags.define_choice("tflite_variants", None,
+                        "deeplab_tf.export.tflite:VARIANTS",
+                        "TFLite variants (default: all).", multi=True)
 flags.DEFINE_enum("tflite_input_dtype", "uint8", ["uint8", "float32"],
                   "TFLite input type (RGB 0..255 either way).")
-flags.DEFINE_enum("tflite_outputs", "both", ["labels", "logits", "both"],
-                  "TFLite outputs: int32 labels, native-stride logits.")
+cli_flags.define_choice("tflite_outputs", "both",
+                        "deeplab_tf.export.tflite:OUTPUTS",
+                        "TFLite outputs: int32 labels, native-stride logits.")
 flags.DEFINE_list("tflite_input_size", None, "Static TFLite input "
                   "'height,width': the frames you will run (e.g. 361,481 "
                   "for 480x360 video); default: the crop size. "
                   "deeplab_tf.export.tflite_runner pads, resizes or tiles "
                   "other sizes.")
-flags.DEFINE_string("dataset_dir", None, "TFRecords for int8 calibration and "
-                    "parity images (default: the run configuration's).")
-# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>] reads the
-# calibration and parity images from a TFDS dataset (TFDS split syntax).
-cli.define_tfds_flags()
+# --dataset_dir: TFRecords for int8 calibration and parity images (default:
+# the run configuration's). TensorFlow Datasets:
+# --dataset=tfds:<name>[/<config>][:<version>] reads them from a TFDS dataset
+# (TFDS split syntax).
+cli_flags.define(*cli_flags.DATASET_FLAGS)
+cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("representative_split", "train", "Calibration split.")
 flags.DEFINE_string("parity_split", "val", "Parity-check split.")
 flags.DEFINE_integer("num_representative", 32, "Calibration images.")
@@ -78,35 +72,21 @@ flags.DEFINE_boolean("onnx", False, "Also write <export_dir>/deeplab_"
 flags.DEFINE_integer("onnx_opset", 17, "ONNX opset.")
 flags.DEFINE_boolean("fold_batch_norm", True, "Fold BatchNorm into the "
                      "preceding convolutions of the exported graphs.")
-flags.DEFINE_enum("serving_precision", "float32",
-                  ["float32", "mixed_bfloat16"], "SavedModel compute "
-                  "precision (mixed_bfloat16: CPUs with AVX512-BF16/AMX).")
-flags.DEFINE_list("window_size", None, "height,width: add the "
-                  "serving_sliding signature (sliding-window inference for "
-                  "large images with memory bounded by the window).")
-flags.DEFINE_list("window_stride", None, "height,width step between windows "
-                  "(default 2/3 of the window).")
-flags.DEFINE_integer("window_batch_size", 1, "Windows run together.")
-flags.DEFINE_enum("window_weighting", "uniform", ["uniform", "gaussian"],
-                  "Weight of overlapping window predictions.")
+cli_flags.define_choice("serving_precision", "float32",
+                        "deeplab_tf.export.optimize:PRECISIONS",
+                        "SavedModel compute precision (mixed_bfloat16: CPUs "
+                        "with AVX512-BF16/AMX).")
+# The sliding window: adds the serving_sliding signature (large images,
+# memory bounded by the window).
+cli_flags.define(*cli_flags.WINDOW_FLAGS)
 # The model of a --tf_initial_checkpoint (authors' flag names; unset ones are
 # the paper's xception_65, rates scaled to the stride, decoder 4, crop 513).
 # A train.py checkpoint brings its own configuration instead.
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file (classes of a TF1 checkpoint).")
-flags.DEFINE_integer("num_classes", None, "Classes of a TF1 checkpoint.")
-flags.DEFINE_string("model_variant", None, "TF1 checkpoint's backbone.")
-flags.DEFINE_multi_integer("atrous_rates", None, "ASPP rates, one flag each.")
-flags.DEFINE_list("decoder_output_stride", None, "4, or 'none' (DeepLabv3).")
-flags.DEFINE_boolean("aspp_with_separable_conv", None, "Separable ASPP.")
-flags.DEFINE_boolean("decoder_use_separable_conv", None, "Separable decoder.")
-flags.DEFINE_multi_integer("multi_grid", None, "Unit rates of the last block.")
-flags.DEFINE_float("depth_multiplier", None, "MobileNetV2 width.")
+cli_flags.define(*cli_flags.MODEL_FLAGS)
 
-TF1_MODEL_FLAGS = ("num_classes", "model_variant", "atrous_rates",
-                   "decoder_output_stride", "aspp_with_separable_conv",
-                   "decoder_use_separable_conv", "multi_grid",
-                   "depth_multiplier", "dataset")
+# output_stride is also the inference stride of a train.py run.
+TF1_MODEL_FLAGS = tuple(n for n in cli_flags.MODEL_FLAGS
+                        if n != "output_stride") + ("dataset",)
 
 
 def tf1_checkpoint_dir(tmp_dir):
@@ -159,34 +139,32 @@ def main(argv):
         "--%s: the model comes from %s's saved configuration; model flags "
         "only describe a --tf_initial_checkpoint"
         % (", --".join(given), FLAGS.checkpoint_dir))
-  error = check_paths()
-  if error:
-    print("ERROR: %s" % error, file=sys.stderr)
-    return 1
+  check_paths()
   with tempfile.TemporaryDirectory(prefix="deeplab_export_") as tmp:
     return export(tmp)
 
 
 def check_paths():
-  """A missing checkpoint or unwritable --export_dir, before TF loads."""
+  """A missing checkpoint or unwritable --export_dir, before TF loads:
+  a UserError naming the flag."""
+  from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   checkpoint = FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
   # gs:// and the like, and zoo:<name> (downloaded later): checked later.
   local = "://" not in checkpoint and not checkpoint.startswith("zoo:")
   if local and not (os.path.isdir(checkpoint) or
                     os.path.exists(checkpoint + ".index")):
-    return ("--%s %s does not exist (neither a directory nor a checkpoint "
-            "prefix with %s.index)" % (
-                "checkpoint_dir" if FLAGS.checkpoint_dir
-                else "tf_initial_checkpoint", checkpoint, checkpoint))
+    raise UserError("--%s %s does not exist (neither a directory nor a "
+                    "checkpoint prefix with %s.index)" % (
+                        "checkpoint_dir" if FLAGS.checkpoint_dir
+                        else "tf_initial_checkpoint", checkpoint, checkpoint))
   try:
     os.makedirs(FLAGS.export_dir, exist_ok=True)
     with tempfile.TemporaryFile(dir=FLAGS.export_dir) as probe:
       probe.write(b"\0")
       probe.flush()  # a full disk fails here
   except OSError as e:
-    return "--export_dir %s cannot be written: %s" % (
-        FLAGS.export_dir, e.strerror or e)
-  return None
+    raise UserError("--export_dir %s cannot be written: %s" % (
+        FLAGS.export_dir, e.strerror or e)) from None
 
 
 def _int_pair(values, name):
@@ -196,54 +174,52 @@ def _int_pair(values, name):
   try:
     pair = [int(v) for v in values]
   except ValueError:
-    raise ValueError("--%s=%s: expected integers height,width"
-                     % (name, ",".join(values))) from None
+    raise app.UsageError("--%s=%s: expected integers height,width"
+                         % (name, ",".join(values))) from None
   return tuple(pair * 2 if len(pair) == 1 else pair)
 
 
 def export(tmp_dir):
-  """Builds the ExportConfig from the flags and runs the export; 0 or 1."""
+  """Builds the ExportConfig from the flags and runs the export; a bad flag,
+  path or input raises (one line from cli.run), failed parity checks too."""
   from deeplab_tf.export.lib import (  # pylint: disable=g-import-not-at-top
       FAILED_REPORT_FILENAME, ExportConfig, run_export)
+  from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   try:
-    checkpoint_dir = (tf1_checkpoint_dir(tmp_dir) if FLAGS.tf_initial_checkpoint
-                      else FLAGS.checkpoint_dir)
-    config = ExportConfig(
-        checkpoint_dir=checkpoint_dir, export_dir=FLAGS.export_dir,
-        version=FLAGS.version, output_stride=FLAGS.output_stride,
-        inference_scales=[float(s) for s in FLAGS.inference_scales],
-        add_flipped_images=FLAGS.add_flipped_images,
-        crop_size=([int(c) for c in FLAGS.crop_size]
-                   if FLAGS.crop_size else None),
-        padding=FLAGS.padding, tflite=FLAGS.tflite,
-        tflite_variants=tuple(FLAGS.tflite_variants),
-        tflite_input_dtype=FLAGS.tflite_input_dtype,
-        tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,
-        tflite_input_size=FLAGS.tflite_input_size,
-        representative_split=FLAGS.representative_split,
-        parity_split=FLAGS.parity_split,
-        num_representative=FLAGS.num_representative,
-        num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
-        verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels,
-        tfds_source=tfds_source_from_flags(),
-        onnx=FLAGS.onnx, onnx_opset=FLAGS.onnx_opset,
-        fold_batch_norm=FLAGS.fold_batch_norm,
-        precision=FLAGS.serving_precision,
-        window_size=_int_pair(FLAGS.window_size, "window_size"),
-        window_stride=_int_pair(FLAGS.window_stride, "window_stride"),
-        window_batch_size=FLAGS.window_batch_size,
-        window_weighting=FLAGS.window_weighting)
-    report = run_export(config)
-  except (ValueError, OSError) as e:
-    # A bad checkpoint, configuration or dataset, an export directory that
-    # cannot be written: one clear line, no trace.
-    print("ERROR: %s" % e, file=sys.stderr)
-    return 1
+    scales = [float(s) for s in FLAGS.inference_scales]
+    crop_size = [int(c) for c in FLAGS.crop_size] if FLAGS.crop_size else None
+  except ValueError as e:
+    raise app.UsageError("--inference_scales / --crop_size: %s" % e) from None
+  variants = ({"tflite_variants": tuple(FLAGS.tflite_variants)}
+              if FLAGS.tflite_variants else {})
+  checkpoint_dir = (tf1_checkpoint_dir(tmp_dir) if FLAGS.tf_initial_checkpoint
+                    else FLAGS.checkpoint_dir)
+  config = ExportConfig(
+      checkpoint_dir=checkpoint_dir, export_dir=FLAGS.export_dir,
+      version=FLAGS.version, output_stride=FLAGS.output_stride,
+      inference_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
+      crop_size=crop_size, padding=FLAGS.padding, tflite=FLAGS.tflite,
+      tflite_input_dtype=FLAGS.tflite_input_dtype,
+      tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,
+      tflite_input_size=FLAGS.tflite_input_size,
+      representative_split=FLAGS.representative_split,
+      parity_split=FLAGS.parity_split,
+      num_representative=FLAGS.num_representative,
+      num_parity=FLAGS.num_parity, overwrite=FLAGS.overwrite,
+      verify=FLAGS.verify, max_image_pixels=FLAGS.max_image_pixels,
+      tfds_source=tfds_source_from_flags(),
+      onnx=FLAGS.onnx, onnx_opset=FLAGS.onnx_opset,
+      fold_batch_norm=FLAGS.fold_batch_norm,
+      precision=FLAGS.serving_precision,
+      window_size=_int_pair(FLAGS.window_size, "window_size"),
+      window_stride=_int_pair(FLAGS.window_stride, "window_stride"),
+      window_batch_size=FLAGS.window_batch_size,
+      window_weighting=FLAGS.window_weighting, **variants)
+  report = run_export(config)
   if not report["passed"]:
-    print("ERROR: parity checks failed, nothing was published; see %s "
-          "(--noverify exports without the checks)" % os.path.join(
-              FLAGS.export_dir, FAILED_REPORT_FILENAME), file=sys.stderr)
-    return 1
+    raise UserError("parity checks failed, nothing was published; see %s "
+                    "(--noverify exports without the checks)" % os.path.join(
+                        FLAGS.export_dir, FAILED_REPORT_FILENAME))
   return 0
 
 

@@ -15,41 +15,23 @@ DeepLabv3+ on the CPU for a few minutes into runs/default; then
 """
 
 import logging
-import sys
 
 from absl import app
 from absl import flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
+from deeplab_tf.training.config import (LEARNING_POLICIES, MIXED_PRECISION,
+                                        STRATEGIES)
 
 FLAGS = flags.FLAGS
 _P = "(default: the paper's, or the embedded run's for --dataset=synthetic)"
 
-# Model (ModelOptions).
-flags.DEFINE_enum("model_variant", None, [
-    "xception_41", "xception_65", "xception_71", "resnet_v1_50",
-    "resnet_v1_50_beta", "resnet_v1_101", "resnet_v1_101_beta",
-    "mobilenet_v2"], "Backbone " + _P)
-flags.DEFINE_integer("output_stride", None, "Output stride (8, 16, 32).")
-flags.DEFINE_multi_integer(
-    "atrous_rates", None, "ASPP rates, repeated (--atrous_rates=6 "
-    "--atrous_rates=12 --atrous_rates=18); default 6/12/18 at OS16 scaled to "
-    "the output stride, none for mobilenet_v2.")
-flags.DEFINE_list("decoder_output_stride", None,
-                  "Decoder stride (4), or 'none' for DeepLabv3.")
-flags.DEFINE_boolean("aspp_with_separable_conv", True, "Separable ASPP.")
-flags.DEFINE_boolean("decoder_use_separable_conv", True, "Separable decoder.")
-flags.DEFINE_multi_integer("multi_grid", None, "Unit rates of the last block.")
-flags.DEFINE_float("depth_multiplier", None, "MobileNetV2 width " + _P)
-flags.DEFINE_integer("num_classes", None,
-                     "Class count (default: from the dataset).")
-# Data.
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file (default: the dataset_dir's label_map.json, else "
-                    "'synthetic').")
-flags.DEFINE_string("dataset_dir", None, "TFRecord directory.")
+# Model (ModelOptions) and data: the flags every CLI shares (cli_flags).
+cli_flags.define(*cli_flags.MODEL_FLAGS)
+cli_flags.define(*cli_flags.DATASET_FLAGS)
 # TensorFlow Datasets (--dataset=tfds:<name>[/<config>][:<version>]).
-cli.define_tfds_flags()
+cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("train_split", "train", "Split to train on.")
 flags.DEFINE_list("train_crop_size", None, "Crop 'height,width' " + _P)
 flags.DEFINE_integer("train_batch_size", None, "Global batch " + _P)
@@ -60,7 +42,7 @@ flags.DEFINE_integer("min_resize_value", None, "Resize short side first.")
 flags.DEFINE_integer("max_resize_value", None, "Cap on the long side.")
 # Optimisation.
 flags.DEFINE_float("base_learning_rate", None, "Base LR " + _P)
-flags.DEFINE_enum("learning_policy", "poly", ["poly", "step", "cosine"],
+flags.DEFINE_enum("learning_policy", "poly", list(LEARNING_POLICIES),
                   "Learning-rate policy.")
 flags.DEFINE_float("learning_power", 0.9, "Poly power.")
 flags.DEFINE_float("end_learning_rate", 0.0, "Poly end learning rate.")
@@ -86,10 +68,7 @@ flags.DEFINE_integer("hard_example_mining_step", 0, "Top-k ramp steps.")
 flags.DEFINE_multi_float("label_weights", None,
                          "Per-class loss weights, one per class, repeated.")
 # Initialisation and output.
-flags.DEFINE_string("tf_initial_checkpoint", None,
-                    "TF2 (train.py) or TF1 (model zoo) checkpoint, or "
-                    "zoo:<name> (python -m deeplab_tf.zoo list): unset "
-                    "model flags then take the registry's values.")
+cli_flags.define("tf_initial_checkpoint")  # unset model flags: the zoo's
 flags.DEFINE_boolean("initialize_last_layer", True,
                      "Also restore the last layers.")
 flags.DEFINE_boolean("last_layers_contain_logits_only", False,
@@ -104,12 +83,10 @@ flags.DEFINE_integer("seed", None, "Seed for initialisation, data order and "
                      "augmentation (default: 0 for the embedded run, else "
                      "unseeded). Same seed, same CPU machine: the same run.")
 # Distribution.
-flags.DEFINE_enum("strategy", "one_device",
-                  ["one_device", "mirrored", "multi_worker", "tpu"],
+flags.DEFINE_enum("strategy", "one_device", list(STRATEGIES),
                   "tf.distribute strategy (multi_worker reads TF_CONFIG).")
 flags.DEFINE_string("tpu", None, "TPU name or grpc:// address.")
-flags.DEFINE_enum("mixed_precision", "none",
-                  ["none", "float16", "bfloat16", "auto"],
+flags.DEFINE_enum("mixed_precision", "none", list(MIXED_PRECISION),
                   "Mixed precision (auto: float16 on GPUs, else bfloat16).")
 flags.DEFINE_integer("num_cpu_devices", None,
                      "Split the CPU into this many logical devices (for "
@@ -122,20 +99,26 @@ def config_from_flags():
   values = {name: FLAGS[name].value for name in resolve.TRAIN_FLAG_NAMES
             if name in FLAGS}
   from deeplab_tf.zoo.flags import train_values, zoo_name
-  if zoo_name(values.get("tf_initial_checkpoint")):  # a model-zoo name
+  init = values.get("tf_initial_checkpoint")
+  if zoo_name(init):  # a model-zoo name
     values = train_values(values, [n for n in values if FLAGS[n].present])
+  elif init and _is_tf1_checkpoint(init):
+    # What the TF1 checkpoint records is read from it, as in every tool.
+    from deeplab_tf.tf1_inspect import train_flag_values
+    values = train_flag_values(init, values, restore_head=(
+        FLAGS.initialize_last_layer or FLAGS.last_layers_contain_logits_only))
   return resolve.train_config_from_values(values)
 
 
-def os_error_line(error, logdir=None) -> str:
-  """One line for a user error; OSErrors (read-only or full disk, a file
-  where a directory belongs) name the path and the logdir."""
-  if isinstance(error, OSError) and error.strerror:
-    if logdir:
-      return "cannot write %s: %s (--train_logdir=%s)" % (
-          error.filename or logdir, error.strerror, logdir)
-    return "%s: %s" % (error.filename, error.strerror)
-  return str(error)
+def _is_tf1_checkpoint(checkpoint):
+  """A readable TF1 checkpoint (anything else: the loader names the problem
+  when training starts)."""
+  import tensorflow as tf
+  from deeplab_tf.checkpoint_files import is_tf1_checkpoint
+  try:
+    return is_tf1_checkpoint(checkpoint)
+  except (OSError, ValueError, tf.errors.OpError):
+    return False
 
 
 def main(argv):
@@ -147,16 +130,8 @@ def main(argv):
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices)
   from deeplab_tf.training import loop
-  from deeplab_tf.training.logdir_lock import LogdirLockedError
-  try:
-    config = config_from_flags()
-  except (ValueError, OSError) as e:
-    sys.exit("train.py: %s" % os_error_line(e))
-  try:
-    result = loop.train(config)
-  except (loop.NonFiniteLossError, LogdirLockedError, ValueError,
-          OSError) as e:
-    sys.exit("train.py: %s" % os_error_line(e, config.train_logdir))
+  # A bad flag, path or input: one line, no traceback (cli.run).
+  result = loop.train(config_from_flags())
   if result.already_complete:
     return  # the loop said so, with the step and the checkpoint
   logging.info("done: step %d, loss %.4f, %.2f steps/s, %.1f images/s, "

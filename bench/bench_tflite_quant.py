@@ -16,9 +16,15 @@ ImageNet weights can be downloaded here). Then, through the CLIs users run:
 frame (480x360, `--val_frames` of 101) goes through
 `TFLiteSegmenter.labels(frame, mode='pad')` for both files. Reported: mIoU
 and pixel accuracy of each against the real labels (11 classes, 11 = void),
-the int8 - float32 change, label agreement between the two, the Keras
-model's own eval.py mIoU on the same frames, file sizes and the median
-latency per frame. Results: <work_dir>/bench_tflite_quant.json.
+the int8 - float32 change, label agreement between the two, file sizes and
+the median latency per frame. Results: <work_dir>/bench_tflite_quant.json.
+
+`--only sliding`: the Keras model on the same frames, whole image vs
+sliding windows of the training crop (1/3 overlap, uniform and Gaussian
+weights): mIoU and label agreement with whole-image inference
+(<work_dir>/bench_sliding.json), and the agreement on the Cityscapes frame
+scaled back to Cityscapes' 1024x2048 (its labels are Cityscapes classes, so
+no mIoU there).
 """
 
 import argparse
@@ -69,6 +75,63 @@ def score(tflite_path, frames, threads):
           "bytes": os.path.getsize(tflite_path)}, predictions
 
 
+def cityscapes_frame():
+  """The Cityscapes frame back at Cityscapes' own 1024x2048 (bilinear)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  path = os.path.join(SHARED, "cityscapes", "leftImg8bit", "val", "frankfurt",
+                      "frankfurt_000000_000294_leftImg8bit.png")
+  image = Image.open(path).convert("RGB").resize((2048, 1024),
+                                                 Image.BILINEAR)
+  return np.asarray(image)
+
+
+def sliding_vs_whole(run, frames, window):
+  """mIoU of the Keras model on the frames: whole image vs sliding windows
+  of the training crop (uniform and Gaussian weights, 1/3 overlap)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deeplab_tf import inference, run_config  # pylint: disable=g-import-not-at-top
+  from deeplab_tf import sliding_window as sw  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.model import build_model  # pylint: disable=g-import-not-at-top
+  opts, _, _ = run_config.load_run_config(run)
+  model = build_model(opts, upsample_logits=False)
+  run_config.restore_model(model, run)
+  window = window or opts.crop_size
+  modes = {
+      "whole": tf.function(lambda x: inference.predict_labels(
+          model, x, crop_size=opts.crop_size, mean_pixel=opts.mean_pixel)),
+  }
+  for weighting in sw.WEIGHTINGS:
+    settings = sw.SlidingWindow(window, None, weighting=weighting)
+    modes["sliding_%s" % weighting] = tf.function(
+        lambda x, s=settings: sw.predict_sliding(
+            model, x, window=s, mean_pixel=opts.mean_pixel,
+            num_classes=opts.num_classes))
+  cms = {name: np.zeros((11, 11), np.int64) for name in modes}
+  agree = {name: [] for name in modes}
+  for frame, label in frames:
+    x = tf.constant(frame[np.newaxis])
+    whole = None
+    for name, fn in modes.items():
+      pred = fn(x).numpy()[0]
+      cms[name] += metrics.confusion_matrix_np(label, pred, 11, 11)
+      whole = pred if whole is None else whole
+      agree[name].append(float(np.mean(pred == whole)))
+  stride = sw.SlidingWindow(window).window_stride
+  big = tf.constant(cityscapes_frame()[np.newaxis])
+  whole_big = modes["whole"](big).numpy()
+  cityscapes = {name: round(float(np.mean(fn(big).numpy() == whole_big)), 4)
+                for name, fn in modes.items() if name != "whole"}
+  logging.info("cityscapes 1024x2048 agreement with whole: %s", cityscapes)
+  return {"cityscapes_1024x2048_label_agreement_with_whole": cityscapes,
+          **{name: {"miou": round(metrics.metrics_from_confusion(cm)["miou"], 4),
+                 "label_agreement_with_whole": round(
+                     float(np.mean(agree[name])), 4),
+                 "window": list(window) if name != "whole" else None,
+                 "stride": list(stride) if name != "whole" else None}
+             for name, cm in cms.items()}}
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--work_dir", default="/tmp/bench_quant")
@@ -80,21 +143,38 @@ def main():
   parser.add_argument("--num_representative", type=int, default=32)
   parser.add_argument("--val_frames", type=int, default=101)
   parser.add_argument("--threads", type=int, default=2)
+  parser.add_argument("--train_logdir", default=None,
+                      help="The run (default <work_dir>/xception_camvid_"
+                      "<train_steps>); trained on to --train_steps.")
+  parser.add_argument("--only", nargs="+", default=["quant", "sliding"],
+                      choices=["quant", "sliding"])
   args = parser.parse_args()
   logging.getLogger().setLevel(logging.INFO)
   os.makedirs(args.work_dir, exist_ok=True)
   import bench_train  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.evaluation import evaluator  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.evaluation.config import eval_config_from_checkpoint  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.training import loop  # pylint: disable=g-import-not-at-top
   records = bench_train.camvid_records(
       args.camvid_dir, os.path.join(args.work_dir, "camvid_tfrecord"))
-  logdir = os.path.join(args.work_dir, "xception_camvid_%d" % args.train_steps)
+  logdir = args.train_logdir or os.path.join(
+      args.work_dir, "xception_camvid_%d" % args.train_steps)
   train_args = argparse.Namespace(
       model_variant="xception_65", crop=args.crop, batch_size=args.batch_size,
       depth_multiplier=1.0, learning_rate=args.learning_rate)
   report = {"threads": args.threads, "cpus": os.cpu_count()}
   path = os.path.join(args.work_dir, "bench_tflite_quant.json")
+  if "quant" in args.only:
+    quant(args, records, logdir, train_args, report, path)
+  if "sliding" in args.only:
+    report["sliding_vs_whole_keras"] = sliding_vs_whole(
+        logdir, val_frames(args.camvid_dir, args.val_frames), None)
+    with open(os.path.join(args.work_dir, "bench_sliding.json"), "w") as f:
+      json.dump(report["sliding_vs_whole_keras"], f, indent=2)
+    print(json.dumps(report["sliding_vs_whole_keras"], indent=2))
+
+
+def quant(args, records, logdir, train_args, report, path):
+  """Trains (or resumes), evaluates, exports and scores both TFLite files."""
+  from deeplab_tf.training import loop  # pylint: disable=g-import-not-at-top
+  import bench_train  # pylint: disable=g-import-not-at-top
   start = time.time()
   result = loop.train(bench_train.camvid_config(train_args, records, logdir,
                                                 args.train_steps))
@@ -102,12 +182,6 @@ def main():
                      "steps": result.step, "crop": args.crop,
                      "batch_size": args.batch_size,
                      "seconds": round(time.time() - start)}
-  keras = evaluator.run(eval_config_from_checkpoint(
-      logdir, os.path.join(args.work_dir, "eval")))
-  report["keras_eval_py"] = {"miou": round(keras["miou"], 4),
-                             "pixel_accuracy": round(keras["pixel_accuracy"],
-                                                     4),
-                             "images": keras["num_images"]}
   with open(path, "w") as f:
     json.dump(report, f, indent=2)
   export_dir = os.path.join(args.work_dir, "export")

@@ -10,7 +10,6 @@
 from absl import flags
 
 from deeplab_tf import cli
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("ade20k_root", None,
@@ -25,9 +24,9 @@ flags.mark_flags_as_required(["ade20k_root", "output_dir"])
 def main(argv):
   from deeplab_tf.data.builders import build_ade20k  # pylint: disable=g-import-not-at-top
   del argv
-  run_or_exit(build_ade20k, FLAGS.ade20k_root, FLAGS.output_dir,
-              flat_split=FLAGS.split, num_shards=FLAGS.num_shards,
-              num_workers=FLAGS.num_workers)
+  build_ade20k(FLAGS.ade20k_root, FLAGS.output_dir,
+               flat_split=FLAGS.split, num_shards=FLAGS.num_shards,
+               num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":

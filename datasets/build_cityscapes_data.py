@@ -10,7 +10,6 @@ Labels: `*_gtFine_labelTrainIds.png` when present (--label_type=auto), else
 from absl import flags
 
 from deeplab_tf import cli
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("cityscapes_root", None,
@@ -28,10 +27,10 @@ flags.mark_flags_as_required(["cityscapes_root", "output_dir"])
 def main(argv):
   from deeplab_tf.data.builders import build_cityscapes  # pylint: disable=g-import-not-at-top
   del argv
-  run_or_exit(build_cityscapes, FLAGS.cityscapes_root, FLAGS.output_dir,
-              label_type=FLAGS.label_type,
-              include_coarse=FLAGS.include_coarse,
-              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
+  build_cityscapes(FLAGS.cityscapes_root, FLAGS.output_dir,
+                   label_type=FLAGS.label_type,
+                   include_coarse=FLAGS.include_coarse,
+                   num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":

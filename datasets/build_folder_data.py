@@ -17,7 +17,6 @@ through the label map's colours (--mask_format, default: from the PNG mode).
 from absl import flags
 
 from deeplab_tf import cli
-from deeplab_tf.data.errors import run_or_exit
 from deeplab_tf.data.image_io import MASK_FORMATS
 
 FLAGS = flags.FLAGS
@@ -44,12 +43,12 @@ flags.mark_flags_as_required(["root", "dataset", "output_dir"])
 def main(argv):
   from deeplab_tf.data.builders import build_folder, parse_split_lists  # pylint: disable=g-import-not-at-top
   del argv
-  run_or_exit(build_folder, FLAGS.root, FLAGS.output_dir, FLAGS.dataset,
-              split_lists=run_or_exit(parse_split_lists, FLAGS.splits),
-              split=FLAGS.split, image_dir=FLAGS.image_dir,
-              mask_dir=FLAGS.mask_dir, mask_suffix=FLAGS.mask_suffix,
-              mask_format=FLAGS.mask_format, num_shards=FLAGS.num_shards,
-              num_workers=FLAGS.num_workers)
+  build_folder(FLAGS.root, FLAGS.output_dir, FLAGS.dataset,
+               split_lists=parse_split_lists(FLAGS.splits),
+               split=FLAGS.split, image_dir=FLAGS.image_dir,
+               mask_dir=FLAGS.mask_dir, mask_suffix=FLAGS.mask_suffix,
+               mask_format=FLAGS.mask_format, num_shards=FLAGS.num_shards,
+               num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":

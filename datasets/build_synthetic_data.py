@@ -6,7 +6,6 @@
 from absl import flags
 
 from deeplab_tf import cli
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where the TFRecords go.")
@@ -23,11 +22,12 @@ def main(argv):
   from deeplab_tf.data.synthetic import write_synthetic_dataset  # pylint: disable=g-import-not-at-top
   del argv
   size = [int(v) for v in FLAGS.image_size]
-  run_or_exit(write_synthetic_dataset, FLAGS.output_dir,
-              num_train=FLAGS.num_train, num_val=FLAGS.num_val,
-              image_size=(size[0], size[-1]), seed=FLAGS.seed,
-              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
-              verbose=True)
+  write_synthetic_dataset(FLAGS.output_dir,
+                          num_train=FLAGS.num_train, num_val=FLAGS.num_val,
+                          image_size=(size[0], size[-1]), seed=FLAGS.seed,
+                          num_shards=FLAGS.num_shards,
+                          num_workers=FLAGS.num_workers,
+                          verbose=True)
 
 
 if __name__ == "__main__":

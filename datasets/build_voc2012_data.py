@@ -10,7 +10,6 @@ Palette PNGs in SegmentationClass become raw class ids (255 = void kept).
 from absl import flags
 
 from deeplab_tf import cli
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("voc_root", None, "VOCdevkit/VOC2012 directory.")
@@ -30,10 +29,10 @@ flags.mark_flags_as_required(["voc_root", "output_dir"])
 def main(argv):
   from deeplab_tf.data.builders import build_voc2012  # pylint: disable=g-import-not-at-top
   del argv
-  run_or_exit(build_voc2012, FLAGS.voc_root, FLAGS.output_dir,
-              train_aug_label_dir=FLAGS.train_aug_label_dir,
-              train_aug_list=FLAGS.train_aug_list,
-              num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
+  build_voc2012(FLAGS.voc_root, FLAGS.output_dir,
+                train_aug_label_dir=FLAGS.train_aug_label_dir,
+                train_aug_list=FLAGS.train_aug_list,
+                num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers)
 
 
 if __name__ == "__main__":

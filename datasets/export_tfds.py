@@ -9,16 +9,14 @@ it. Features: `image` (the original encoded image), `segmentation_mask`
 (PNG of class ids), `file_name`; the label map is in the dataset metadata.
 """
 
-from absl import app
 from absl import flags
 
-from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.errors import run_or_exit
+from deeplab_tf import cli
+from deeplab_tf import cli_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file (default: <dataset_dir>/label_map.json).")
-flags.DEFINE_string("dataset_dir", None, "Directory of our TFRecords.")
+# --dataset (default: <dataset_dir>/label_map.json), --dataset_dir.
+cli_flags.define(*cli_flags.DATASET_FLAGS)
 flags.DEFINE_string("output_dir", None, "TFDS data directory to write to.")
 flags.DEFINE_string("tfds_name", None, "TFDS dataset name (default: the "
                     "dataset's name).")
@@ -31,15 +29,15 @@ flags.mark_flags_as_required(["dataset_dir", "output_dir"])
 
 def main(argv):
   del argv
+  from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
   from deeplab_tf.data.tfds_export import export_to_tfds  # pylint: disable=g-import-not-at-top
-  descriptor = run_or_exit(get_dataset_descriptor,
-                           FLAGS.dataset or FLAGS.dataset_dir)
-  path = run_or_exit(export_to_tfds, FLAGS.dataset_dir, descriptor,
-                     FLAGS.output_dir, name=FLAGS.tfds_name,
-                     splits=FLAGS.splits or None, version=FLAGS.version,
-                     num_shards=FLAGS.num_shards)
+  descriptor = get_dataset_descriptor(FLAGS.dataset or FLAGS.dataset_dir)
+  path = export_to_tfds(FLAGS.dataset_dir, descriptor,
+                        FLAGS.output_dir, name=FLAGS.tfds_name,
+                        splits=FLAGS.splits or None, version=FLAGS.version,
+                        num_shards=FLAGS.num_shards)
   print("wrote %s" % path)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

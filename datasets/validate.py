@@ -8,22 +8,19 @@ Prints the class pixel histogram and suggested class weights, lists every
 bad record, and exits with status 1 when anything is wrong.
 """
 
-import sys
-
+from absl import app
 from absl import flags
 
 from deeplab_tf import cli
+from deeplab_tf import cli_flags
 from deeplab_tf.data import get_dataset_descriptor
-from deeplab_tf.data.errors import run_or_exit
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "Built-in dataset name or label-map "
-                    "file (default: <dataset_dir>/label_map.json).")
-flags.DEFINE_string("dataset_dir", None, "Directory of the TFRecords.")
+# --dataset (default: <dataset_dir>/label_map.json), --dataset_dir; TensorFlow
+# Datasets: --dataset=tfds:<name>[/<config>][:<version>].
+cli_flags.define(*cli_flags.DATASET_FLAGS)
+cli_flags.define(*cli_flags.TFDS_FLAGS)
 flags.DEFINE_string("split", None, "Split to check.")
-# TensorFlow Datasets: --dataset=tfds:<name>[/<config>][:<version>].
-cli.define_tfds_flags()
-flags.mark_flags_as_required(["split"])
 
 
 def _validate_tfds():
@@ -37,21 +34,24 @@ def _validate_tfds():
 
 def main(argv):
   from deeplab_tf.data.validation import format_report, validate_split  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   del argv
+  # Checked here, not with flags.mark_flags_as_required: that validator would
+  # bind every CLI loaded into the same process (tests/cli_helpers.py).
+  if not FLAGS.split:
+    raise app.UsageError("--split is required")
   if (FLAGS.dataset or "").startswith("tfds:"):
-    report = run_or_exit(_validate_tfds)
+    report = _validate_tfds()
   else:
     if not FLAGS.dataset_dir:
       raise app.UsageError("--dataset_dir is required (or --dataset=tfds:...)")
-    descriptor = run_or_exit(get_dataset_descriptor,
-                             FLAGS.dataset or FLAGS.dataset_dir)
-    report = run_or_exit(validate_split, FLAGS.dataset_dir, FLAGS.split,
-                         descriptor)
+    descriptor = get_dataset_descriptor(FLAGS.dataset or FLAGS.dataset_dir)
+    report = validate_split(FLAGS.dataset_dir, FLAGS.split,
+                            descriptor)
   print(format_report(report))
   if not report.ok:
-    print("ERROR: %d bad record(s) in split %s"
-          % (len(report.bad_records), FLAGS.split), file=sys.stderr)
-    sys.exit(1)
+    raise UserError("%d bad record(s) in split %s (listed above)"
+                    % (len(report.bad_records), FLAGS.split))
   print("OK")
 
 

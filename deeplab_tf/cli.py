@@ -1,8 +1,10 @@
 """What every command line of the project shares: a quiet start and plain logs.
 
 Each CLI (`train.py`, `eval.py`, `export.py`, `convert_tf1_checkpoint.py`,
-`python -m datasets.*`) imports this module *before* anything that imports
-TensorFlow and calls `run(main)` instead of `absl.app.run(main)`:
+`python -m deeplab_tf.complexity`, `python -m datasets.*`) imports this
+module *before* anything that imports TensorFlow and calls `run(main)`
+instead of `absl.app.run(main)`; `call(main, argv)` is the same without the
+exit, for running a CLI in-process (tests/cli_helpers.py):
 
   * TensorFlow's C++ start-up lines (oneDNN, CPU-feature guard) are hidden:
     `TF_CPP_MIN_LOG_LEVEL` defaults to 2 (errors only) unless the user set it
@@ -12,8 +14,19 @@ TensorFlow and calls `run(main)` instead of `absl.app.run(main)`:
     at `--verbosity` >= 1; errors always are;
   * our own lines are plain `HH:MM:SS message` (`WARNING: ` / `ERROR: ` in
     front when they are), with no absl prefix and no terminal codes;
-  * `--help` / `--helpfull` print the usage and exit 0 (absl exits 1).
+  * `--help` / `--helpfull` print the usage and exit 0 (absl exits 1);
+  * one error convention: a bad flag, path or input prints ONE line,
+    `<prog>: error: <what is wrong and what to do>`, to stderr, with no
+    traceback, and exits with status
+      2  a usage error: a flag that does not parse or is not allowed
+         (absl's flag errors, `app.UsageError`) or a flag value the
+         configuration rejects (`deeplab_tf.errors.ConfigError`);
+      1  any other user error: a bad file, dataset or checkpoint
+         (`deeplab_tf.errors.UserError`, `DataError`), an OSError naming a
+         file or worded by us, a locked logdir, a diverged training run;
+    an unexpected (internal) error keeps its traceback.
 
+The flags themselves are defined once for every CLI in `cli_flags.py`.
 This module imports no TensorFlow, so `--help` answers at once.
 """
 
@@ -95,36 +108,104 @@ def setup_logging(verbosity: int = 0, stream=None):
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def run(main: Callable, argv: Optional[Sequence[str]] = None):
-  """`absl.app.run(main)` with the set-up above; `--help` exits 0."""
+USAGE_ERROR = 2
+USER_ERROR = 1
+
+
+def program_name(argv0: str) -> str:
+  """`train.py`, or `python -m datasets.validate` for a module run with -m."""
+  main = sys.modules.get("__main__")
+  spec = getattr(main, "__spec__", None)
+  if spec is not None and spec.name and os.path.abspath(
+      getattr(main, "__file__", "") or "") == os.path.abspath(argv0):
+    name = spec.name
+    return "python -m " + (name[:-len(".__main__")]
+                           if name.endswith(".__main__") else name)
+  return os.path.basename(argv0)
+
+
+def user_error(error: BaseException):
+  """(one-line message, exit status) of an error the user can fix, or None
+  for an internal error (which keeps its traceback)."""
   # pylint: disable=g-import-not-at-top
   from absl import app
   from absl import flags
+  from deeplab_tf.errors import UserError
+  if isinstance(error, (flags.Error, app.UsageError)):
+    return str(error), USAGE_ERROR
+  if isinstance(error, UserError):
+    return str(error), error.exit_code
+  if isinstance(error, OSError):
+    if error.filename is not None and error.strerror:
+      return "%s: %s (check the path and its permissions)" % (
+          error.filename, error.strerror), USER_ERROR
+    if error.errno is None and error.args:  # a message worded by deeplab_tf
+      return str(error), USER_ERROR
+  return None
+
+
+class _Logging:
+  """setup_logging() for one call, the previous set-up restored after it
+  (so in-process calls, e.g. from tests, leave logging as they found it)."""
+
+  def __init__(self, verbosity: int):
+    self.verbosity = verbosity
+
+  def __enter__(self):
+    root = logging.getLogger()
+    self.saved = (list(root.handlers), root.level,
+                  {n: logging.getLogger(n).level for n in QUIET_LOGGERS})
+    setup_logging(self.verbosity)
+
+  def __exit__(self, *unused):
+    root = logging.getLogger()
+    root.handlers, level, levels = self.saved
+    root.setLevel(level)
+    for name, value in levels.items():
+      logging.getLogger(name).setLevel(value)
+
+
+def call(main: Callable, argv: Sequence[str],
+         prog: Optional[str] = None) -> int:
+  """Parses `argv` (program name first) into absl's FLAGS and runs `main`.
+
+  Returns main's exit status (0 for None). A user error (see the module
+  docstring) prints `<prog>: error: <message>` on one line of stderr and
+  raises SystemExit with its status; other errors propagate unchanged.
+  Flags parsed by an earlier call are reset first, so a process (a test)
+  may call several CLIs' mains one after another.
+  """
+  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  import absl.logging  # noqa: F401  (defines --verbosity)
+  argv = list(argv)
+  prog = prog or program_name(argv[0])
+  if flags.FLAGS.is_parsed():
+    flags.FLAGS.unparse_flags()
+  try:
+    args = flags.FLAGS(argv)
+    if flags.FLAGS["verbosity"].using_default_value:
+      flags.FLAGS.verbosity = 0
+    with _Logging(flags.FLAGS.verbosity):
+      status = main(args)
+  except Exception as e:  # pylint: disable=broad-except
+    found = user_error(e)
+    if found is None:
+      raise  # a bug: its traceback is the report
+    message, status = found
+    print("%s: error: %s" % (prog, message), file=sys.stderr)
+    raise SystemExit(status) from None
+  return 0 if status is None else status
+
+
+def run(main: Callable, argv: Optional[Sequence[str]] = None,
+        prog: Optional[str] = None):
+  """The `__main__` of every CLI: quiet TensorFlow, `--help` exits 0, then
+  `call(main)` and exit with its status."""
+  from absl import app  # pylint: disable=g-import-not-at-top
   argv = list(sys.argv if argv is None else argv)
   quiet_tensorflow(argv)
   if any(arg in HELP_ARGS for arg in argv[1:]):
     app.usage(shorthelp="--helpfull" not in argv, writeto_stdout=True,
               exitcode=0)
-
-  def setup_then_main(args):
-    setup_logging(flags.FLAGS["verbosity"].value
-                  if flags.FLAGS["verbosity"].present else 0)
-    return main(args)
-
-  app.run(setup_then_main, argv=argv)
-
-
-def define_tfds_flags(data_dir_help: str = "TFDS data directory (default: "
-                      "TFDS's, $TFDS_DATA_DIR or ~/tensorflow_datasets)."):
-  """The flags of `--dataset=tfds:<name>[/<config>][:<version>]`, one
-  definition for every CLI that reads a dataset (`tfds_source.FLAG_NAMES`)."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("tfds_data_dir", None, data_dir_help)
-  flags.DEFINE_boolean("tfds_download", False, "Download and prepare the "
-                       "TFDS dataset if it is not prepared.")
-  flags.DEFINE_string("tfds_image_key", None, "TFDS image feature (default: "
-                      "the adapter's, else 'image').")
-  flags.DEFINE_string("tfds_label_key", None, "TFDS mask feature (default: "
-                      "the adapter's, else 'segmentation_mask').")
-  flags.DEFINE_string("label_map", None, "Classes of a TFDS dataset: "
-                      "built-in dataset name or label-map file.")
+  sys.exit(call(main, argv, prog))

@@ -10,6 +10,8 @@ import dataclasses
 import json
 from typing import Optional, Tuple
 
+from deeplab_tf.errors import ConfigError
+
 # Backbone families and what each supports.
 XCEPTION_VARIANTS = ("xception_41", "xception_65", "xception_71")
 RESNET_VARIANTS = ("resnet_v1_50", "resnet_v1_50_beta", "resnet_v1_101",
@@ -95,7 +97,7 @@ class ModelOptions:
     dos = self.decoder_output_stride
     if isinstance(dos, (list, tuple)):
       if len(dos) > 1:
-        raise ValueError(
+        raise ConfigError(
             "decoder_output_stride=%r: only one decoder stage is supported "
             "(the paper's model uses [4])" % (list(dos),))
       dos = dos[0] if dos else None
@@ -108,26 +110,26 @@ class ModelOptions:
   def validate(self):
     """Raises ValueError naming the offending field if options conflict."""
     if self.model_variant not in MODEL_VARIANTS:
-      raise ValueError("model_variant=%r is not supported; choose one of %s"
-                       % (self.model_variant, ", ".join(MODEL_VARIANTS)))
+      raise ConfigError("model_variant=%r is not supported; choose one of %s"
+                        % (self.model_variant, ", ".join(MODEL_VARIANTS)))
     if not isinstance(self.num_classes, int) or self.num_classes < 1:
-      raise ValueError("num_classes=%r must be a positive integer"
-                       % (self.num_classes,))
+      raise ConfigError("num_classes=%r must be a positive integer"
+                        % (self.num_classes,))
     if self.output_stride not in SUPPORTED_OUTPUT_STRIDES:
-      raise ValueError(
+      raise ConfigError(
           "output_stride=%r: %s can only produce output strides %s"
           % (self.output_stride, self.model_variant, SUPPORTED_OUTPUT_STRIDES))
     if self.crop_size is None or len(self.crop_size) != 2 or min(
         self.crop_size) < 1:
-      raise ValueError("crop_size=%r must be [height, width] of positive "
-                       "integers" % (self.crop_size,))
+      raise ConfigError("crop_size=%r must be [height, width] of positive "
+                        "integers" % (self.crop_size,))
     if self.atrous_rates is not None:
       rates = self.atrous_rates
       if any(r < 1 for r in rates):
-        raise ValueError("atrous_rates=%r must be positive" % (rates,))
+        raise ConfigError("atrous_rates=%r must be positive" % (rates,))
       feature = min((c - 1) // self.output_stride + 1 for c in self.crop_size)
       if max(rates) >= feature:
-        raise ValueError(
+        raise ConfigError(
             "atrous_rates=%r do not fit output_stride=%d: at crop %s the "
             "feature map is %d pixels, so a rate >= %d sees only padding; "
             "the paper uses %s at output_stride %d"
@@ -136,30 +138,30 @@ class ModelOptions:
                self.output_stride))
     if self.decoder_output_stride is not None:
       if self.decoder_output_stride not in SUPPORTED_DECODER_OUTPUT_STRIDES:
-        raise ValueError("decoder_output_stride=%r must be one of %s or None"
-                         % (self.decoder_output_stride,
-                            SUPPORTED_DECODER_OUTPUT_STRIDES))
+        raise ConfigError("decoder_output_stride=%r must be one of %s or None"
+                          % (self.decoder_output_stride,
+                             SUPPORTED_DECODER_OUTPUT_STRIDES))
       if self.decoder_output_stride >= self.output_stride:
-        raise ValueError(
+        raise ConfigError(
             "decoder_output_stride=%d must be smaller than output_stride=%d"
             % (self.decoder_output_stride, self.output_stride))
     if self.multi_grid is not None:
       if self.model_variant in MOBILENET_VARIANTS:
-        raise ValueError("multi_grid is not supported by %s"
-                         % self.model_variant)
+        raise ConfigError("multi_grid is not supported by %s"
+                          % self.model_variant)
       if len(self.multi_grid) != 3 or min(self.multi_grid) < 1:
-        raise ValueError("multi_grid=%r must be three positive unit rates, "
-                         "e.g. (1, 2, 4)" % (self.multi_grid,))
+        raise ConfigError("multi_grid=%r must be three positive unit rates, "
+                          "e.g. (1, 2, 4)" % (self.multi_grid,))
     if self.depth_multiplier <= 0:
-      raise ValueError("depth_multiplier=%r must be > 0"
-                       % self.depth_multiplier)
+      raise ConfigError("depth_multiplier=%r must be > 0"
+                        % self.depth_multiplier)
     if (self.depth_multiplier != 1.0 or self.divisible_by is not None) and (
         self.model_variant not in MOBILENET_VARIANTS):
-      raise ValueError("depth_multiplier / divisible_by only apply to "
-                       "mobilenet_v2, not %s" % self.model_variant)
+      raise ConfigError("depth_multiplier / divisible_by only apply to "
+                        "mobilenet_v2, not %s" % self.model_variant)
     for name in ("aspp_convs_filters", "decoder_filters"):
       if getattr(self, name) < 1:
-        raise ValueError("%s must be positive" % name)
+        raise ConfigError("%s must be positive" % name)
 
   # --------------------------------------------------------------- derived
   @property
@@ -188,9 +190,9 @@ class ModelOptions:
     if rates is not None:
       scaled = [r * self.output_stride / output_stride for r in rates]
       if any(s != int(s) for s in scaled):
-        raise ValueError("atrous_rates %r cannot be rescaled from output "
-                         "stride %d to %d" % (rates, self.output_stride,
-                                              output_stride))
+        raise ConfigError("atrous_rates %r cannot be rescaled from output "
+                          "stride %d to %d" % (rates, self.output_stride,
+                                               output_stride))
       rates = tuple(int(s) for s in scaled)
     return self.replace(output_stride=output_stride, atrous_rates=rates)
 
@@ -207,7 +209,7 @@ class ModelOptions:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
-      raise ValueError("unknown ModelOptions fields: %s" % ", ".join(unknown))
+      raise ConfigError("unknown ModelOptions fields: %s" % ", ".join(unknown))
     return cls(**d)
 
   def to_json(self) -> str:

@@ -1,8 +1,8 @@
 """The reference's inference path, shared by eval.py, export.py and the
 TF1 parity checks.
 
-uint8/float RGB -> pad bottom/right to the crop with the mean pixel (image
-pooling sees the padding, so padded and unpadded inference differ) -> model
+uint8/float RGB -> pad bottom/right to the crop with the mean pixel
+(`padding.pad_to_crop`; image pooling sees the padding) -> model
 at native stride -> per scale: corner-aligned bilinear resize of the logits
 to the padded size, softmax, mean over scales and flips -> argmax -> crop back
 to the original H x W. Multi-scale inputs are resized (corner-aligned) to
@@ -14,6 +14,7 @@ from typing import Sequence, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf import padding
 from deeplab_tf.layers import resize_align_corners
 
 
@@ -22,28 +23,6 @@ def scale_dimension(dim, scale: float):
   if isinstance(dim, int):
     return int((float(dim) - 1.0) * scale + 1.0)
   return tf.cast((tf.cast(dim, tf.float32) - 1.0) * scale + 1.0, tf.int32)
-
-
-def padded_size(height, width, crop_size: Tuple[int, int]):
-  """The size an image is padded to: at least the crop, never smaller."""
-  return tf.maximum(height, crop_size[0]), tf.maximum(width, crop_size[1])
-
-
-def pad_to_crop(images, crop_size: Tuple[int, int], value):
-  """Pads [B, H, W, C] bottom/right to >= crop_size with `value` per channel.
-
-  Reference: `preprocess_image_and_label` pads with the mean pixel for
-  images and with the ignore label for labels.
-  """
-  images = tf.convert_to_tensor(images)
-  shape = tf.shape(images)
-  target_h, target_w = padded_size(shape[1], shape[2], crop_size)
-  pad_h, pad_w = target_h - shape[1], target_w - shape[2]
-  value = tf.cast(tf.convert_to_tensor(value), images.dtype)
-  # Pad (x - value) with zeros and add value back: one op for any channel
-  # count, exact for integer and float inputs alike.
-  padded = tf.pad(images - value, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
-  return padded + value
 
 
 def predict_probabilities(native_model, images, *,
@@ -85,7 +64,7 @@ def predict_labels(native_model, images, *, crop_size: Tuple[int, int],
   """Reference inference: pad, predict, argmax, crop back. int32 [B, H, W]."""
   images = tf.cast(images, tf.float32)
   shape = tf.shape(images)
-  padded = pad_to_crop(images, crop_size, mean_pixel)
+  padded = padding.pad_to_crop(images, crop_size, mean_pixel)
   probabilities = predict_probabilities(
       native_model, padded, scales=scales,
       add_flipped_images=add_flipped_images)

@@ -79,7 +79,7 @@ def fixed_padding(x, kernel_size: int, rate: int, scope: str):
                                     name=layer_name(scope) + ".pad")(x)
 
 
-def _padding(x, kernel_size, strides, rate, padding, scope):
+def _padding(x, kernel_size, rate, padding, scope):
   """Returns (x, keras_padding) for 'same' or 'fixed' padding.
 
   'fixed' always pads explicitly, also when an output stride turned the
@@ -87,7 +87,6 @@ def _padding(x, kernel_size, strides, rate, padding, scope):
   must not depend on the output stride, so that checkpoints restore across
   output strides.
   """
-  del strides
   if padding == "fixed" and kernel_size > 1:
     return fixed_padding(x, kernel_size, rate, scope), "valid"
   if padding not in ("same", "fixed"):
@@ -100,7 +99,7 @@ def conv_bn(x, filters: int, kernel_size: int, scope: str, *,
             activation: Optional[str] = "relu", padding: str = "same",
             use_bias: bool = False, kernel_initializer="he_normal"):
   """Conv2D (`scope/weights`) [+ BatchNorm (`scope/BatchNorm`)] [+ act]."""
-  x, pad = _padding(x, kernel_size, strides, rate, padding, scope)
+  x, pad = _padding(x, kernel_size, rate, padding, scope)
   x = keras.layers.Conv2D(
       filters, kernel_size, strides=strides, padding=pad, dilation_rate=rate,
       use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -117,7 +116,7 @@ def depthwise_bn(x, scope: str, *, bn: BatchNormSpec, kernel_size: int = 3,
 
   Atrous depthwise convolution is `DepthwiseConv2D(dilation_rate=rate)`.
   """
-  x, pad = _padding(x, kernel_size, strides, rate, padding, scope)
+  x, pad = _padding(x, kernel_size, rate, padding, scope)
   x = keras.layers.DepthwiseConv2D(
       kernel_size, strides=strides, padding=pad, dilation_rate=rate,
       depth_multiplier=1, use_bias=False, depthwise_initializer="he_normal",

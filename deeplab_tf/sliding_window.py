@@ -27,7 +27,8 @@ from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from deeplab_tf import inference
+from deeplab_tf import inference, padding
+from deeplab_tf.errors import ConfigError
 
 WEIGHTINGS = ("uniform", "gaussian")
 # Gaussian window weight: sigma = window / 8 per axis (nnU-Net's choice).
@@ -59,16 +60,16 @@ class SlidingWindow:
               else _pair(self.window_stride, "window_stride"))
     for axis, w, s in zip(("height", "width"), window, stride):
       if s > w:
-        raise ValueError(
+        raise ConfigError(
             "window_stride %s is larger than window_size %s in %s: pixels "
             "between windows would get no prediction; use a stride <= the "
             "window" % (list(stride), list(window), axis))
     if int(self.batch_size) < 1:
-      raise ValueError("window batch_size must be >= 1, got %r"
-                       % (self.batch_size,))
+      raise ConfigError("window batch_size must be >= 1, got %r"
+                        % (self.batch_size,))
     if self.weighting not in WEIGHTINGS:
-      raise ValueError("window weighting %r: choose one of %s"
-                       % (self.weighting, ", ".join(WEIGHTINGS)))
+      raise ConfigError("window weighting %r: choose one of %s"
+                        % (self.weighting, ", ".join(WEIGHTINGS)))
     object.__setattr__(self, "window_size", window)
     object.__setattr__(self, "window_stride", stride)
     object.__setattr__(self, "batch_size", int(self.batch_size))
@@ -76,7 +77,7 @@ class SlidingWindow:
   def check_output_stride(self, output_stride: int):
     """Raises ValueError if a window is smaller than the output stride."""
     if min(self.window_size) < int(output_stride):
-      raise ValueError(
+      raise ConfigError(
           "window_size %s is smaller than the output stride %d: a window "
           "would not give even one feature; use a window of at least the "
           "output stride (typically the training crop)"
@@ -89,11 +90,11 @@ def _pair(value, name) -> Tuple[int, int]:
   try:
     pair = tuple(int(v) for v in value)
   except (TypeError, ValueError):
-    raise ValueError("%s %r must be [height, width] integers"
-                     % (name, value)) from None
+    raise ConfigError("%s %r must be [height, width] integers"
+                      % (name, value)) from None
   if len(pair) != 2 or min(pair) < 1:
-    raise ValueError("%s %r must be two positive integers [height, width]"
-                     % (name, value))
+    raise ConfigError("%s %r must be two positive integers [height, width]"
+                      % (name, value))
   return pair
 
 
@@ -160,7 +161,7 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     crops = tf.transpose(crops, [0, 2, 1, 3, 4])
     crops = tf.cast(tf.reshape(crops, [-1, band_h, band_w, 3]),
                     tf.float32)                           # [B*k, bh, bw, 3]
-    padded = inference.pad_to_crop(crops, (win_h, win_w), mean_pixel)
+    padded = padding.pad_to_crop(crops, (win_h, win_w), mean_pixel)
     probs = inference.predict_probabilities(
         native_model, padded, scales=scales,
         add_flipped_images=add_flipped_images)[:, :band_h, :band_w]
@@ -189,6 +190,11 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
   def emit(acc, count, rows):
     """Labels [rows, B, W] (and probabilities [rows, B, W, C]) of the
     first `rows` accumulator rows."""
+    if not return_probabilities:
+      # The count is one positive number per pixel, so the arg max needs no
+      # division: no probability-sized copy of the band is made.
+      labels = tf.argmax(acc[:, :rows], -1, output_type=tf.int32)
+      return tf.transpose(labels, [1, 2, 0]), None       # [rows, B, W]
     probs = acc[:, :rows] / count[:, :rows, tf.newaxis, tf.newaxis]
     probs = tf.transpose(probs, [1, 2, 0, 3])            # [rows, B, W, C]
     return tf.argmax(probs, -1, output_type=tf.int32), probs
@@ -203,13 +209,11 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     labels_ta = labels_ta.write(i, labels)
     if return_probabilities:
       probs_ta = probs_ta.write(i, probs)
-    # Shift the final rows out (shapes stay the loop's invariants).
+    # Shift the final rows out, zeros in (shapes stay the loop's invariants).
     acc = tf.ensure_shape(
-        tf.concat([acc[:, done:], tf.zeros_like(acc[:, :done])], 1),
-        acc.shape)
-    count = tf.ensure_shape(
-        tf.concat([count[:, done:], tf.zeros_like(count[:, :done])], 1),
-        count.shape)
+        tf.pad(acc[:, done:], [[0, 0], [0, done], [0, 0], [0, 0]]), acc.shape)
+    count = tf.ensure_shape(tf.pad(count[:, done:], [[0, 0], [0, done]]),
+                            count.shape)
     return i + 1, acc, count, labels_ta, probs_ta
 
   acc = tf.zeros([width, band_h, batch, num_classes], tf.float32)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from deeplab_tf.evaluation.visualization import encode_png
+from deeplab_tf.evaluation.label_colors import encode_png
 
 
 def _metadata(plugin: str) -> bytes:

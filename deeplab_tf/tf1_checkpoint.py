@@ -19,16 +19,16 @@ layers are then skipped too). Optimizer slots, moving averages and
 """
 
 import dataclasses
-import os
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import keras
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_files import (TF2_OBJECT_GRAPH_KEY,
+                                         resolve_checkpoint_prefix)
+from deeplab_tf.errors import UserError
 from deeplab_tf.layers import scope_of
 from deeplab_tf.model import LOGITS_SCOPE
-
-TF2_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 # Checkpoint entries that are training state, not model weights.
 _IGNORED_NAMES = {"global_step", TF2_OBJECT_GRAPH_KEY}
@@ -36,35 +36,6 @@ _IGNORED_SUFFIXES = ("/Momentum", "/ExponentialMovingAverage", "/Adam",
                      "/Adam_1", "/RMSProp", "/RMSProp_1", "/Adagrad",
                      "/Ftrl", "/Ftrl_1")
 _IGNORED_PREFIXES = ("beta1_power", "beta2_power")
-
-
-def resolve_checkpoint_prefix(checkpoint: str) -> str:
-  """A checkpoint prefix from a prefix or a directory (model-zoo tarballs
-  unpack to a directory holding `model.ckpt.index` / `.data-*`)."""
-  if tf.io.gfile.isdir(checkpoint):
-    prefix = tf.train.latest_checkpoint(checkpoint)
-    if prefix is not None:
-      return prefix
-    indexes = sorted(tf.io.gfile.glob(os.path.join(checkpoint, "*.index")))
-    if len(indexes) == 1:
-      return indexes[0][:-len(".index")]
-    if not indexes:
-      raise FileNotFoundError("no checkpoint (*.index) in directory %s"
-                              % checkpoint)
-    raise ValueError("directory %s holds several checkpoints (%s); pass a "
-                     "prefix" % (checkpoint, ", ".join(indexes)))
-  if not tf.io.gfile.exists(checkpoint + ".index"):
-    raise FileNotFoundError("checkpoint %s not found (no %s.index)"
-                            % (checkpoint, checkpoint))
-  return checkpoint
-
-
-def is_tf1_checkpoint(checkpoint: str) -> bool:
-  """True for name-based (TF1 Saver) checkpoints, False for TF2 object-based
-  ones (which carry an object graph)."""
-  prefix = resolve_checkpoint_prefix(checkpoint)
-  names = {name for name, _ in tf.train.list_variables(prefix)}
-  return TF2_OBJECT_GRAPH_KEY not in names
 
 
 def _is_training_state(name: str) -> bool:
@@ -157,8 +128,8 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
   reader = tf.train.load_checkpoint(prefix)
   shapes = reader.get_variable_to_shape_map()
   if TF2_OBJECT_GRAPH_KEY in shapes:
-    raise ValueError("%s is a TF2 object-based checkpoint, not a TF1 one; "
-                     "restore it with tf.train.Checkpoint" % prefix)
+    raise UserError("%s is a TF2 object-based checkpoint, not a TF1 one; "
+                    "restore it with tf.train.Checkpoint" % prefix)
   table = tf1_name_table(model)
   backbone = _backbone_prefix(model, table)
 
@@ -204,16 +175,11 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
     hint = ""
     if any(n.startswith(LOGITS_SCOPE) for n in mismatched) and not skip_logits:
       hint = "\n(the class count differs: pass skip_logits=True)"
-    raise ValueError("TF1 checkpoint %s does not fit model %s:\n%s%s"
-                     % (prefix, model.name, "\n".join(problems), hint))
+    raise UserError("TF1 checkpoint %s does not fit model %s:\n%s%s"
+                    % (prefix, model.name, "\n".join(problems), hint))
   for name, variable in expected.items():
     variable.assign(reader.get_tensor(name).astype(variable.dtype))
   return LoadReport(checkpoint=prefix, loaded=sorted(expected),
                     skipped_model_weights=skipped_model,
                     skipped_checkpoint_variables=skipped_ckpt,
                     ignored_training_state=ignored)
-
-
-def tf1_variable_specs(model: keras.Model) -> List[Tuple[str, Tuple[int, ...]]]:
-  """[(TF1 name, shape)] of a model, e.g. to write a compatible checkpoint."""
-  return [(n, tuple(v.shape)) for n, v in tf1_name_table(model).items()]

@@ -15,12 +15,16 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import make_temp_dir, swap_directory
 from deeplab_tf.config import ModelOptions
-from deeplab_tf.run_config import make_temp_dir, save_run_config
+from deeplab_tf.errors import ConfigError
+from deeplab_tf.run_config import save_run_config
 
 
-def dataset_section(dataset: Optional[str], num_classes: Optional[int],
-                    dataset_dir: Optional[str] = None) -> Dict[str, Any]:
+def descriptor_dataset_section(dataset: Optional[str],
+                               num_classes: Optional[int],
+                               dataset_dir: Optional[str] = None
+                               ) -> Dict[str, Any]:
   """The `dataset` part of deeplab_config.json for a converted checkpoint.
 
   Args:
@@ -31,20 +35,21 @@ def dataset_section(dataset: Optional[str], num_classes: Optional[int],
       dataset's); a dataset with another count is an error.
     dataset_dir: TFRecords later tools read by default (optional).
   """
-  from deeplab_tf.data import DatasetDescriptor, get_dataset_descriptor  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import (DataError, DatasetDescriptor,  # pylint: disable=g-import-not-at-top
+                               get_dataset_descriptor)
   if dataset is None:
     if num_classes is None:
-      raise ValueError("give --dataset or --num_classes: the checkpoint has "
-                       "no logits that record its class count")
+      raise ConfigError("give --dataset or --num_classes: the checkpoint has "
+                        "no logits that record its class count")
     section = {"name": None, "num_classes": int(num_classes)}
   else:
     try:
       d = (dataset if isinstance(dataset, DatasetDescriptor)
            else get_dataset_descriptor(dataset))
-    except Exception as e:  # DataError: unknown name, unreadable label map
-      raise ValueError("--dataset=%s: %s" % (dataset, e)) from None
+    except DataError as e:  # unknown name, unreadable label map
+      raise ConfigError("--dataset=%s: %s" % (dataset, e)) from None
     if num_classes is not None and num_classes != d.num_classes:
-      raise ValueError(
+      raise ConfigError(
           "--dataset=%s has %d classes but the checkpoint's logits have %d: "
           "give the dataset the checkpoint was trained on"
           % (d.name, d.num_classes, num_classes))
@@ -78,12 +83,14 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
   from deeplab_tf.tf1_checkpoint import load_tf1_checkpoint  # pylint: disable=g-import-not-at-top
   out = os.path.abspath(output_dir)
   if os.path.exists(out) and not os.path.isdir(out):
-    raise FileExistsError("%s exists and is not a directory" % out)
+    raise FileExistsError("--output_dir=%s exists and is not a directory"
+                          % out)
   if os.path.isdir(out) and os.listdir(out) and not overwrite:
-    raise FileExistsError("%s exists and is not empty" % out)
+    raise FileExistsError("--output_dir=%s exists and is not empty: give a "
+                          "new or empty directory" % out)
   if dataset.get("num_classes") != model_options.num_classes:
-    raise ValueError("dataset num_classes %r != model num_classes %d"
-                     % (dataset.get("num_classes"), model_options.num_classes))
+    raise ConfigError("dataset num_classes %r != model num_classes %d"
+                      % (dataset.get("num_classes"), model_options.num_classes))
   model = build_model(model_options)
   report = load_tf1_checkpoint(model, tf1_checkpoint, skip_logits=skip_logits,
                                backbone_only=backbone_only)
@@ -98,15 +105,9 @@ def convert_tf1_checkpoint(tf1_checkpoint: str, output_dir: str,
     save_run_config(tmp, model_options, dataset, {
         "tf1_checkpoint": report.checkpoint, "skip_logits": skip_logits,
         "backbone_only": backbone_only})
-    if os.path.isdir(out):
-      # Only reached when empty or `overwrite`: the old directory goes only
-      # once the new one is complete.
-      old = make_temp_dir(parent, ".old_")
-      os.replace(out, os.path.join(old, "run"))
-      os.replace(tmp, out)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(tmp, out)
+    # An existing `out` (empty, or `overwrite`) goes only once the new
+    # directory is complete.
+    swap_directory(tmp, out)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
@@ -125,7 +126,7 @@ def convert_from_flag_values(tf1_checkpoint: str, output_dir: str,
   names; None = not given) filling in what it does not record, and the
   dataset's classes. Returns the run directory written."""
   opts = options_from_flag_values(tf1_checkpoint, model_values)
-  section = dataset_section(dataset, opts.num_classes, dataset_dir)
+  section = descriptor_dataset_section(dataset, opts.num_classes, dataset_dir)
   prefix, report = convert_tf1_checkpoint(tf1_checkpoint, output_dir, opts,
                                           section, overwrite=overwrite)
   logging.info("converted %s (%d variables, %s) -> %s", report.checkpoint,

@@ -26,9 +26,10 @@ from typing import Any, Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.checkpoint_files import resolve_checkpoint_prefix
 from deeplab_tf.config import (MODEL_VARIANTS, ModelOptions,
                                paper_atrous_rates)
-from deeplab_tf.tf1_checkpoint import resolve_checkpoint_prefix
+from deeplab_tf.errors import ConfigError, UserError
 
 # MobileNetV2's last projection has 320 channels at depth multiplier 1.
 _MOBILENET_LAST_PROJECT = "MobilenetV2/expanded_conv_16/project/weights"
@@ -56,8 +57,8 @@ def _backbone(shapes, checkpoint) -> Tuple[str, Dict[str, Any]]:
   if "MobilenetV2" in scopes:
     project = shapes.get(_MOBILENET_LAST_PROJECT)
     if project is None:
-      raise ValueError("%s: a MobilenetV2 checkpoint without %s"
-                       % (checkpoint, _MOBILENET_LAST_PROJECT))
+      raise UserError("%s: a MobilenetV2 checkpoint without %s"
+                      % (checkpoint, _MOBILENET_LAST_PROJECT))
     return "mobilenet_v2", {
         "depth_multiplier": project[-1] / _MOBILENET_LAST_CHANNELS}
   for variant in MODEL_VARIANTS:
@@ -67,7 +68,7 @@ def _backbone(shapes, checkpoint) -> Tuple[str, Dict[str, Any]]:
         beta = (scope + "/conv1_1/weights") in shapes
         return scope + ("_beta" if beta else ""), {}
       return variant, {}
-  raise ValueError(
+  raise UserError(
       "%s holds no backbone this project builds (scopes: %s; expected one "
       "of xception_41/65/71, resnet_v1_50/101, MobilenetV2)"
       % (checkpoint, ", ".join(sorted(scopes))))
@@ -117,6 +118,11 @@ def _same(name, given, recorded) -> bool:
   return given == recorded
 
 
+def _contradiction(name, given, checkpoint, recorded) -> ConfigError:
+  return ConfigError("--%s=%s contradicts the checkpoint %s, which records "
+                     "%s=%s" % (name, given, checkpoint, name, recorded))
+
+
 def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
                         ignore_logits: bool = False, **given) -> ModelOptions:
   """The ModelOptions of a TF1 checkpoint.
@@ -147,34 +153,85 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
   has_decoder = recorded.pop("_has_decoder", None)
   for name, value in recorded.items():
     if name in given and not _same(name, given[name], value):
-      raise ValueError(
-          "--%s=%s contradicts the checkpoint %s, which records %s=%s"
-          % (name, given[name], checkpoint, name, value))
+      raise _contradiction(name, given[name], checkpoint, value)
   options = dict(given, **recorded)
   if "num_classes" not in options:
-    raise ValueError("%s has no logits (a backbone checkpoint): give "
-                     "--num_classes or --dataset" % checkpoint)
+    raise ConfigError("%s has no logits (a backbone checkpoint): give "
+                      "--num_classes or --dataset" % checkpoint)
   output_stride = int(options.setdefault("output_stride", 16))
   if has_atrous is not None:
     rates = options.get("atrous_rates")
     if has_atrous and not rates:
       options["atrous_rates"] = paper_atrous_rates(output_stride)
     elif not has_atrous and rates:
-      raise ValueError("--atrous_rates=%s contradicts the checkpoint %s, "
-                       "which has no atrous ASPP branches"
-                       % (list(rates), checkpoint))
+      raise ConfigError("--atrous_rates=%s contradicts the checkpoint %s, "
+                        "which has no atrous ASPP branches"
+                        % (list(rates), checkpoint))
     elif not has_atrous:
       options["atrous_rates"] = None
   if has_decoder is not None:
     decoder = options.get("decoder_output_stride")
     if has_decoder and decoder == NO_DECODER:
-      raise ValueError("--decoder_output_stride=none contradicts the "
-                       "checkpoint %s, which has a decoder" % checkpoint)
+      raise ConfigError("--decoder_output_stride=none contradicts the "
+                        "checkpoint %s, which has a decoder" % checkpoint)
     if not has_decoder and decoder not in (None, NO_DECODER):
-      raise ValueError("--decoder_output_stride=%s contradicts the "
-                       "checkpoint %s, which has no decoder"
-                       % (decoder, checkpoint))
+      raise ConfigError("--decoder_output_stride=%s contradicts the "
+                        "checkpoint %s, which has no decoder"
+                        % (decoder, checkpoint))
     options["decoder_output_stride"] = (decoder or 4) if has_decoder else None
   elif options.get("decoder_output_stride") == NO_DECODER:
     options["decoder_output_stride"] = None
   return ModelOptions(**options)
+
+
+def train_flag_values(checkpoint: str, values: Dict[str, Any],
+                      restore_head: bool = True) -> Dict[str, Any]:
+  """train.py's model flag values for fine-tuning from a TF1 checkpoint.
+
+  As in eval.py, export.py and convert_tf1_checkpoint.py, what the
+  checkpoint records is read from it: unset values (None) become the
+  recorded ones, a set value that contradicts it is a ConfigError naming
+  both. The class count may differ (the logits are then not restored); with
+  `restore_head=False` (--initialize_last_layer=false, whole head) only the
+  backbone must agree. Flag values keep the flags' forms: atrous_rates []
+  and decoder_output_stride ['none'] mean none.
+  """
+  recorded = recorded_options(checkpoint)
+  out = dict(values)
+  names = ("model_variant", "depth_multiplier")
+  if restore_head:
+    names += ("aspp_with_separable_conv", "decoder_use_separable_conv")
+  for name in names:
+    if name not in recorded:
+      continue
+    if values.get(name) is None:
+      out[name] = recorded[name]
+    elif not _same(name, values[name], recorded[name]):
+      raise _contradiction(name, values[name], checkpoint, recorded[name])
+  if not restore_head:
+    return out
+  rates = values.get("atrous_rates")
+  has_atrous = recorded.get("_has_atrous")
+  if has_atrous is False:
+    if rates:
+      raise _contradiction("atrous_rates", ",".join(map(str, rates)),
+                           checkpoint, "none (no atrous ASPP branches)")
+    out["atrous_rates"] = []
+  elif has_atrous and rates == []:
+    raise _contradiction("atrous_rates", "none", checkpoint,
+                         "atrous ASPP branches")
+  decoder = values.get("decoder_output_stride")
+  no_decoder = decoder is not None and str(
+      decoder[0] if isinstance(decoder, (list, tuple)) and decoder
+      else decoder).lower() in (NO_DECODER, "", "0")
+  has_decoder = recorded.get("_has_decoder")
+  if has_decoder is False:
+    if decoder is not None and not no_decoder:
+      raise _contradiction("decoder_output_stride", ",".join(decoder),
+                           checkpoint, "none (no decoder)")
+    out["decoder_output_stride"] = [NO_DECODER]
+  elif has_decoder and no_decoder:
+    raise _contradiction("decoder_output_stride", NO_DECODER, checkpoint,
+                         "a decoder")
+  return out
+

@@ -148,7 +148,7 @@ def write_checkpoints(config, steps):
     trainer.step.assign(step)
     manager.save(checkpoint_number=step)
   save_run_config(config.train_logdir, config.model,
-                  loop.dataset_section(config), config.to_dict())
+                  loop.train_dataset_section(config), config.to_dict())
 
 
 # ------------------------------------------------------------- VOC images
@@ -234,7 +234,8 @@ def score_val_split(model, records, mean_pixel, crop=(513, 513)):
   import tensorflow as tf
   from deeplab_tf.data.input_pipeline import decode_example, list_split_files
   from deeplab_tf.evaluation import metrics
-  from deeplab_tf.inference import pad_to_crop, predict_probabilities
+  from deeplab_tf.inference import predict_probabilities
+  from deeplab_tf.padding import pad_to_crop
   cm = np.zeros((21, 21), np.int64)
   near_ties = 0
   for record in tf.data.TFRecordDataset(list_split_files(str(records),

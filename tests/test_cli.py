@@ -25,6 +25,8 @@ def _env():
 
 
 @pytest.mark.parametrize("command", [["export.py"], ["train.py"],
+                                     ["eval.py"], ["convert_tf1_checkpoint.py"],
+                                     ["-m", "deeplab_tf.complexity"],
                                      ["-m", "datasets.build_folder_data"]])
 def test_help_exits_zero_without_importing_tensorflow(command):
   out = subprocess.run([sys.executable, "-X", "importtime"] + command +

@@ -3,8 +3,6 @@ half-written."""
 
 import io
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,8 +16,8 @@ from deeplab_tf.data.input_pipeline import (build_eval_dataset,
                                             build_train_dataset)
 from deeplab_tf.data.validation import validate_split
 from deeplab_tf.data.writer import ExampleSource, write_split
-from deeplab_tf.data.build import Encoder
-from tests.helpers import REPO
+from deeplab_tf.data.encode_splits import Encoder
+from tests.cli_helpers import assert_one_error, run_cli
 
 CAMVID = get_dataset_descriptor("camvid")
 
@@ -219,18 +217,15 @@ def test_validator_lists_every_bad_record(tmp_path):
                                 batch_size=1, ignore_label=11,
                                 mean_pixel=127.5):
       pass
-  result = subprocess.run(
-      [sys.executable, "-m", "datasets.validate", "--dataset=camvid",
-       "--dataset_dir=%s" % tmp_path, "--split=train"], cwd=REPO,
-      capture_output=True, text=True, check=False)
-  assert result.returncode == 1
+  result = run_cli("python -m datasets.validate", "--dataset=camvid",
+                   "--dataset_dir=%s" % tmp_path, "--split=train")
+  assert_one_error(result, "python -m datasets.validate", 1,
+                   "bad record(s) in split train")
   assert "BAD: " in result.stdout and "outofrange" in result.stdout
 
 
 def test_validator_cli_wrong_dataset_dir():
-  result = subprocess.run(
-      [sys.executable, "-m", "datasets.validate", "--dataset=camvid",
-       "--dataset_dir=/no/such/dir", "--split=train"], cwd=REPO,
-      capture_output=True, text=True, check=False)
-  assert result.returncode == 1
-  assert "ERROR: dataset_dir '/no/such/dir' does not exist" in result.stderr
+  result = run_cli("python -m datasets.validate", "--dataset=camvid",
+                   "--dataset_dir=/no/such/dir", "--split=train")
+  assert_one_error(result, "python -m datasets.validate", 1,
+                   "dataset_dir '/no/such/dir' does not exist")

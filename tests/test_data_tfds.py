@@ -21,6 +21,7 @@ from deeplab_tf.data.input_pipeline import (build_eval_dataset,
                                             build_train_dataset, decode_example,
                                             list_split_files)
 from deeplab_tf.data.tfds_source import TfdsSource
+from tests.cli_helpers import assert_one_error, run_cli
 from tests.helpers import REPO
 
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -114,11 +115,11 @@ def test_train_and_eval_through_tfds(camvid, tmp_path):
   loop.train(config.replace(model=config.model.replace(
       aspp_convs_filters=16, decoder_filters=16)))
   saved = json.loads((tmp_path / "run" / "deeplab_config.json").read_text())
-  assert saved["dataset"]["tfds"]["name"] == "camvid_test"
+  assert saved["data"]["tfds"]["name"] == "camvid_test"
   eval_config = eval_config_from_checkpoint(str(tmp_path / "run"),
                                             str(tmp_path / "eval"))
   assert eval_config.data_source == TfdsSource.from_dict(
-      saved["dataset"]["tfds"])
+      saved["data"]["tfds"])
   result = evaluator.run(eval_config)
   assert result["num_images"] == CAMVID_VAL and result["step"] == 2
   # Every labelled pixel of the three 480x360 val labels is scored once.
@@ -250,14 +251,11 @@ def test_clear_errors(generated, tmp_path):
 
 def test_cli_error_is_one_line_and_tfds_import_is_lazy(tmp_path):
   missing = str(tmp_path / "nowhere")
-  run = subprocess.run(
-      [sys.executable, "-m", "datasets.validate", "--dataset=tfds:camvid_x",
-       "--tfds_data_dir=" + missing, "--split=train"],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert run.returncode == 1
-  assert run.stderr.strip().splitlines()[-1].startswith(
-      "ERROR: --tfds_data_dir=%s does not exist" % missing)
-  assert "Traceback" not in run.stderr
+  run = run_cli("python -m datasets.validate", "--dataset=tfds:camvid_x",
+                "--tfds_data_dir=" + missing, "--split=train")
+  line = assert_one_error(run, "python -m datasets.validate", 1)
+  assert line.startswith("python -m datasets.validate: error: "
+                         "--tfds_data_dir=%s does not exist" % missing)
   lazy = subprocess.run(
       [sys.executable, "-c",
        "import sys, train\n"

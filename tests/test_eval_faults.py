@@ -7,8 +7,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +19,8 @@ from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.evaluation import evaluator
 from deeplab_tf.evaluation.config import eval_config_from_checkpoint
 from deeplab_tf.training.resolve import train_config_from_values
-from tests.helpers import REPO, TINY_FLAGS, damage, write_checkpoints
+from tests.cli_helpers import run_cli
+from tests.helpers import TINY_FLAGS, damage, write_checkpoints
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def trained(tmp_path_factory):
                           image_size=(33, 33))
   config = train_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(records), train_logdir=str(root / "run"),
-      training_number_of_steps=2), prepare_data=False)
+      training_number_of_steps=2))
   write_checkpoints(config, (1, 2))
   folder = root / "camvid_src"
   (folder / "images").mkdir(parents=True)
@@ -141,11 +140,9 @@ def test_truncated_eval_shard_is_named(trained, tmp_path):
 
 
 def test_eval_cli_missing_checkpoint_dir_is_one_line(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "eval.py", "--checkpoint_dir=%s" % (tmp_path / "x")],
-      cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-      capture_output=True, text=True, timeout=300)
+  result = run_cli("eval.py", "--checkpoint_dir=%s" % (tmp_path / "x"))
   assert result.returncode != 0 and "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1] == (
-      "eval.py: --checkpoint_dir=%s does not exist (neither a directory nor "
-      "a checkpoint prefix with a .index file)" % (tmp_path / "x"))
+      "eval.py: error: --checkpoint_dir=%s does not exist (neither a "
+      "directory nor a checkpoint prefix with a .index file)"
+      % (tmp_path / "x"))

@@ -4,8 +4,6 @@ conflicting flags, continuous mode, visualisation and the eval.py CLI."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +17,8 @@ from deeplab_tf.model import build_model
 from deeplab_tf.run_config import restore_model
 from deeplab_tf.training import loop
 from deeplab_tf.training.config import TrainConfig
-from tests.helpers import REPO, tiny_options
+from tests.cli_helpers import assert_one_error, run_cli
+from tests.helpers import tiny_options
 
 SIZE = (50, 70)  # not square, smaller than the eval crop in one dimension
 
@@ -122,22 +121,15 @@ def test_continuous_mode_and_visualisation(trained, tmp_path):
 
 
 def test_eval_cli_reads_config_and_rejects_conflicts(trained, tmp_path):
-  env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-  base = [sys.executable, "eval.py",
-          "--checkpoint_dir=%s" % (trained / "train"),
+  base = ["--checkpoint_dir=%s" % (trained / "train"),
           "--eval_logdir=%s" % tmp_path]
-  bad = subprocess.run(base + ["--decoder_output_stride=none"], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=300)
-  assert bad.returncode != 0
-  assert "--decoder_output_stride=None conflicts" in bad.stderr
-  other = subprocess.run(base + ["--dataset=cityscapes"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=300)
-  assert other.returncode != 0
-  assert "--dataset=cityscapes: the dataset comes from" in other.stderr
-  good = subprocess.run(base + ["--eval_scales=1.0,1.25",
-                                 "--vis_logdir=%s" % (tmp_path / "vis"),
-                                 "--vis_max_images=1"], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  bad = run_cli("eval.py", *base, "--decoder_output_stride=none")
+  assert_one_error(bad, "eval.py", 2, "--decoder_output_stride=None conflicts")
+  other = run_cli("eval.py", *base, "--dataset=cityscapes")
+  assert_one_error(other, "eval.py", 2,
+                   "--dataset=cityscapes: the dataset comes from")
+  good = run_cli("eval.py", *base, "--eval_scales=1.0,1.25",
+                 "--vis_logdir=%s" % (tmp_path / "vis"), "--vis_max_images=1")
   assert good.returncode == 0, good.stderr[-3000:]
   assert "mIoU" in good.stdout
   assert "visualisations of 1 image(s) (*_image, *_prediction, *_overlay, " \

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from deeplab_tf.evaluation import boundary, cityscapes, metrics
-from deeplab_tf.evaluation.visualization import colorize, overlay
+from deeplab_tf.evaluation.label_colors import colorize, overlay
 from tests.helpers import DATA, require
 
 VOC = DATA / "voc" / "VOCdevkit" / "VOC2012"
@@ -52,6 +52,14 @@ def test_metrics_by_hand():
   assert metrics.metrics_from_confusion(cm5)["miou"] == pytest.approx(
       m["miou"])
   assert metrics.metrics_from_confusion(cm5)["per_class"][4]["iou"] is None
+
+
+def test_mean_iou_skips_classes_with_an_empty_union():
+  # Rows ground truth, columns prediction; class 2 has no pixel at all.
+  cm = np.array([[3, 1, 0], [2, 4, 0], [0, 0, 0]])
+  # class 0: 3 / (4 + 5 - 3) = 1/2; class 1: 4 / (6 + 5 - 4) = 4/7.
+  assert metrics.mean_iou(cm) == pytest.approx((1 / 2 + 4 / 7) / 2)
+  assert metrics.mean_iou(np.zeros((3, 3), np.int64)) == 0.0
 
 
 def test_trimap_band_by_hand():

@@ -2,8 +2,6 @@
 grayscale / RGBA), never a crashed process."""
 
 import io
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -19,7 +17,7 @@ from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import save_run_config
 from tests import helpers as H
-from tests.helpers import REPO
+from tests.cli_helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +119,8 @@ def test_export_config_and_missing_inputs(tmp_path):
     export_lib.ExportConfig("a", "b", padding="reflect")
   with pytest.raises(ValueError, match="variant"):
     export_lib.ExportConfig("a", "b", tflite_variants=("int4",))
-  result = subprocess.run(
-      [sys.executable, "export.py", "--checkpoint_dir=%s" % tmp_path,
-       "--export_dir=%s" % (tmp_path / "out")],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+  result = run_cli("export.py", "--checkpoint_dir=%s" % tmp_path,
+                   "--export_dir=%s" % (tmp_path / "out"))
   assert result.returncode == 1
   assert "deeplab_config.json not found" in result.stderr
   assert "Traceback" not in result.stderr

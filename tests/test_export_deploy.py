@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
 from deeplab_tf import sliding_window as sw
 from deeplab_tf.config import ModelOptions
 from deeplab_tf.export import fold_batch_norm as fold
@@ -75,7 +76,7 @@ def test_onnx_runtime_on_other_sizes_and_batches(exported):
         mean_pixel=opts.mean_pixel).numpy()
     assert out["semantic_predictions"].shape == batch.shape[:3]
     assert np.mean(out["semantic_predictions"] == labels) >= 0.999
-    padded = inference.pad_to_crop(tf.cast(batch, tf.float32),
+    padded = padding.pad_to_crop(tf.cast(batch, tf.float32),
                                    opts.crop_size, opts.mean_pixel)
     want = model(padded).numpy()
     assert np.abs(out["logits"] - want).max() <= 1e-4 * np.abs(want).max()
@@ -213,7 +214,7 @@ def test_onnx_matches_the_golden_mobilenet_v2(golden_checkpoint):
     out = runner(image)
     scale = np.abs(expected).max()
     assert np.abs(out["logits"] - expected).max() <= 3e-4 * scale, case
-    keras_logits = model(inference.pad_to_crop(
+    keras_logits = model(padding.pad_to_crop(
         tf.cast(image, tf.float32), (513, 513), opts.mean_pixel)).numpy()
     assert np.abs(out["logits"] - keras_logits).max() <= 1e-4 * scale, case
     labels = inference.predict_labels(model, image, crop_size=(513, 513),

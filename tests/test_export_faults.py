@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab_tf import inference, run_config
+from deeplab_tf import atomic_io, inference, run_config
 from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
 from tests import helpers as H
+from tests.cli_helpers import run_cli
 from tests.helpers import REPO, encode
 
 CROP = (65, 65)
@@ -121,10 +122,10 @@ def test_export_outputs_follow_umask_022(exported):
 def test_atomic_files_and_temp_dirs_follow_umask(tmp_path, mask):
   previous = os.umask(mask)
   try:
-    assert run_config.current_umask() == mask
+    assert atomic_io.current_umask() == mask
     path = tmp_path / "sub" / "metrics.json"
-    run_config.atomic_write_text(str(path), "{}\n")
-    directory = run_config.make_temp_dir(str(tmp_path), ".tmp-")
+    atomic_io.atomic_write_text(str(path), "{}\n")
+    directory = atomic_io.make_temp_dir(str(tmp_path), ".tmp-")
   finally:
     os.umask(previous)
   assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
@@ -254,14 +255,14 @@ def test_failed_tflite_step_publishes_nothing(exported, monkeypatch):
   monkeypatch.setattr(tflite_lib, "convert",
                       lambda model, spec, representative=None:
                       before[tflite_name])
-  write_temp_file = run_config.write_temp_file
+  write_temp_file = atomic_io.write_temp_file
 
   def disk_full_for_tflite(path, data):
     if path.endswith(".tflite"):
       raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return write_temp_file(path, data)
 
-  monkeypatch.setattr(run_config, "write_temp_file", disk_full_for_tflite)
+  monkeypatch.setattr(atomic_io, "write_temp_file", disk_full_for_tflite)
   config = export_lib.ExportConfig(
       checkpoint_dir=str(exported["dir"] / "train"),
       export_dir=str(serving_dir), version=2, tflite=True,
@@ -291,7 +292,8 @@ def run_export_cli(*args, prefix=()):
 def assert_one_clear_line(result, *phrases):
   assert result.returncode == 1, result.stderr[-2000:]
   assert "Traceback" not in result.stderr
-  errors = [l for l in result.stderr.splitlines() if l.startswith("ERROR")]
+  errors = [l for l in result.stderr.splitlines()
+            if l.startswith("export.py: error: ")]
   assert len(errors) == 1, result.stderr[-2000:]
   for phrase in phrases:
     assert phrase in errors[0], errors[0]
@@ -299,8 +301,8 @@ def assert_one_clear_line(result, *phrases):
 
 def test_cli_nonexistent_checkpoint_dir(tmp_path):
   missing = tmp_path / "no_such_run"
-  result = run_export_cli("--checkpoint_dir=%s" % missing,
-                          "--export_dir=%s" % (tmp_path / "out"))
+  result = run_cli("export.py", "--noverify", "--checkpoint_dir=%s" % missing,
+                   "--export_dir=%s" % (tmp_path / "out"))
   assert_one_clear_line(result, "--checkpoint_dir %s does not exist" % missing)
   assert not (tmp_path / "out").exists()
   # The library says the same (eval.py reads the run configuration too).

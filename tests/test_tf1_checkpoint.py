@@ -10,9 +10,10 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import ModelOptions, build_model, load_tf1_checkpoint
-from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.layers import resize_align_corners
-from deeplab_tf.tf1_checkpoint import is_tf1_checkpoint
+from deeplab_tf.checkpoint_files import is_tf1_checkpoint
+from tests.cli_helpers import assert_one_error, run_cli
 from tests.helpers import (GOLDEN, REFERENCE, REPO, ZOO_MOBILENET,
                            reference_maker, require, score_val_split)
 
@@ -173,15 +174,12 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
     tmp_path, golden_checkpoint):
   """No model flag: the checkpoint itself says it is the zoo's MobileNetV2
   without atrous branches or decoder, with 21 classes."""
-  import subprocess
-  import sys
   from deeplab_tf.run_config import load_run_config, restore_model
   out = tmp_path / "converted"
-  subprocess.run(
-      [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
-       "--tf1_checkpoint=%s" % golden_checkpoint, "--output_dir=%s" % out,
-       "--dataset=pascal_voc_seg"],
-      check=True, cwd=REPO, capture_output=True)
+  result = run_cli("convert_tf1_checkpoint.py",
+                   "--tf1_checkpoint=%s" % golden_checkpoint,
+                   "--output_dir=%s" % out, "--dataset=pascal_voc_seg")
+  assert result.returncode == 0, result.stderr[-3000:]
   opts, dataset, _ = load_run_config(str(out))
   assert opts == ModelOptions(**ZOO_MOBILENET)
   assert dataset["num_classes"] == 21 and dataset["class_names"][15] == (
@@ -194,12 +192,12 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
       np.float32)
   np.testing.assert_array_equal(converted(x).numpy(), direct(x).numpy())
   # Refuses to overwrite.
-  result = subprocess.run(
-      [sys.executable, str(REPO / "convert_tf1_checkpoint.py"),
-       "--tf1_checkpoint=%s" % golden_checkpoint, "--output_dir=%s" % out,
-       "--model_variant=mobilenet_v2", "--dataset=pascal_voc_seg"],
-      cwd=REPO, capture_output=True, text=True)
-  assert result.returncode != 0 and "not empty" in result.stderr
+  result = run_cli("convert_tf1_checkpoint.py",
+                   "--tf1_checkpoint=%s" % golden_checkpoint,
+                   "--output_dir=%s" % out, "--model_variant=mobilenet_v2",
+                   "--dataset=pascal_voc_seg")
+  assert_one_error(result, "convert_tf1_checkpoint.py", 1,
+                   "--output_dir=%s exists and is not empty" % out)
 
 
 def _run(args):
@@ -239,10 +237,10 @@ def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
   assert (tmp_path / "tf1_converted" / "deeplab_config.json").exists()
   # The model flags describe a TF1 checkpoint; with a train.py run they
   # would conflict, and both sources at once is an error.
-  both = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
-               "--checkpoint_dir=%s" % (tmp_path / "tf1_converted"),
-               "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
-  assert both.returncode != 0 and "not both" in both.stderr
+  both = run_cli("eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
+                 "--checkpoint_dir=%s" % (tmp_path / "tf1_converted"),
+                 "--eval_logdir=%s" % tmp_path, *ZOO_FLAGS)
+  assert_one_error(both, "eval.py", 2, "not both")
 
 
 @pytest.mark.slow
@@ -269,10 +267,10 @@ def test_export_cli_takes_a_tf1_checkpoint_directly(tmp_path,
                                       mean_pixel=opts.mean_pixel).numpy()
   np.testing.assert_array_equal(served, expected)
   # Model flags with a train.py checkpoint: its configuration decides.
-  clash = _run(["export.py", "--checkpoint_dir=%s" % tmp_path,
-                "--export_dir=%s" % (tmp_path / "x"),
-                "--model_variant=xception_65"])
-  assert clash.returncode != 0 and "saved configuration" in clash.stderr
+  clash = run_cli("export.py", "--checkpoint_dir=%s" % tmp_path,
+                  "--export_dir=%s" % (tmp_path / "x"),
+                  "--model_variant=xception_65")
+  assert_one_error(clash, "export.py", 2, "saved configuration")
 
 
 HEAD_AND_SIGNATURE = ("image_pooling", "aspp", "concat_projection", "decoder",

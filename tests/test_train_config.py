@@ -11,7 +11,7 @@ from tests.helpers import fixed_batches, random_batch, tiny_config
 
 
 def test_no_flags_is_the_embedded_synthetic_run():
-  config = train_config_from_values({}, prepare_data=False)
+  config = train_config_from_values({})
   assert config.dataset == "synthetic"
   assert config.dataset_dir == defaults.SYNTHETIC_DATA_DIR
   assert config.train_logdir == defaults.DEFAULT_TRAIN_LOGDIR
@@ -21,13 +21,32 @@ def test_no_flags_is_the_embedded_synthetic_run():
   assert config.num_classes == 5 and config.ignore_label == 255
   assert config.batch_norm_decay == 0.99
   assert config.seed == 0  # reproducible: the README's figure
-  assert train_config_from_values({"seed": 4}, prepare_data=False).seed == 4
+  assert train_config_from_values({"seed": 4}).seed == 4
+
+
+def test_resolving_writes_nothing_and_training_writes_the_embedded_data(
+    tmp_path, monkeypatch):
+  """A configuration is resolved without side effects; the embedded run's
+  synthetic data is written by the training itself, in its own place."""
+  from deeplab_tf.data.input_pipeline import list_split_files  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.training import loop  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setattr(defaults, "SYNTHETIC_SIZES", {
+      "num_train": 4, "num_val": 2, "image_size": (65, 65)})
+  config = train_config_from_values({
+      "training_number_of_steps": 1, "train_batch_size": 2,
+      "train_crop_size": ["65", "65"]})
+  assert list(tmp_path.iterdir()) == []
+  result = loop.train(config)
+  assert result.step == 1
+  for split in ("train", "val"):
+    assert list_split_files(defaults.SYNTHETIC_DATA_DIR, split)
+  assert (tmp_path / defaults.DEFAULT_TRAIN_LOGDIR / "ckpt-1.index").exists()
 
 
 def test_other_datasets_start_from_the_paper(tmp_path):
   config = train_config_from_values(
-      {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path)},
-      prepare_data=False)
+      {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path)})
   m = config.model
   assert (m.model_variant, m.output_stride, m.atrous_rates,
           m.decoder_output_stride, m.crop_size) == (
@@ -40,7 +59,7 @@ def test_other_datasets_start_from_the_paper(tmp_path):
   os8 = train_config_from_values(
       {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path),
        "output_stride": 8, "decoder_output_stride": ["none"],
-       "train_crop_size": ["321", "321"], "num_classes": 23}, False)
+       "train_crop_size": ["321", "321"], "num_classes": 23})
   assert os8.model.atrous_rates == (12, 24, 36)
   assert os8.model.decoder_output_stride is None
   assert os8.crop_size == (321, 321) and os8.num_classes == 23
@@ -56,7 +75,7 @@ def test_other_datasets_start_from_the_paper(tmp_path):
 ])
 def test_errors_name_the_flag(values, match):
   with pytest.raises(ValueError, match=match):
-    train_config_from_values(values, prepare_data=False)
+    train_config_from_values(values)
 
 
 def test_mixed_bfloat16_step(tmp_path):

@@ -18,13 +18,15 @@ import time
 import pytest
 import tensorflow as tf
 
-from deeplab_tf import checkpoint_integrity
+from deeplab_tf import checkpoint_files
 from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.synthetic import write_synthetic_dataset
-from deeplab_tf.run_config import latest_checkpoint, load_run_config
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
+from deeplab_tf.run_config import load_run_config
 from deeplab_tf.training import loop
 from deeplab_tf.training.logdir_lock import LogdirLock, LogdirLockedError
 from deeplab_tf.training.resolve import train_config_from_values
+from tests.cli_helpers import run_cli
 from tests.helpers import (REPO, TINY_FLAGS, damage, fixed_batches,
                            random_batch, tiny_config, write_checkpoints)
 
@@ -86,16 +88,15 @@ def test_num_classes_and_crop_errors(records):
 def test_train_cli_user_errors_are_one_line(records, tmp_path):
   afile = tmp_path / "afile"
   afile.write_text("not a directory")
-  result = subprocess.run(
-      [sys.executable, "train.py", "--dataset_dir=%s" % records,
-       "--train_logdir=%s" % afile] + ["--%s=%s" % (k, ",".join(v) if
-                                        isinstance(v, list) else v)
-                                       for k, v in TINY_FLAGS.items()],
-      cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  result = run_cli("train.py", "--dataset_dir=%s" % records,
+                   "--train_logdir=%s" % afile,
+                   *["--%s=%s" % (k, ",".join(v) if isinstance(v, list) else v)
+                     for k, v in TINY_FLAGS.items()])
   assert result.returncode != 0
   assert "Traceback" not in result.stderr
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith("train.py: --train_logdir=%s is a file" % afile)
+  assert last.startswith("train.py: error: --train_logdir=%s is a file"
+                         % afile)
   assert afile.read_text() == "not a directory"
 
 
@@ -142,15 +143,15 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
                        save_interval_secs=0)
   write_checkpoints(config, (1, 2, 3))
   prefixes = [str(tmp_path / ("ckpt-%d" % s)) for s in (3, 2, 1)]
-  assert checkpoint_integrity.checkpoint_prefixes(str(tmp_path)) == prefixes
+  assert checkpoint_files.checkpoint_prefixes(str(tmp_path)) == prefixes
   os.makedirs(tmp_path / "ckpt-9_temp")  # left by a save killed midway
   damage(prefixes[0], "truncate")
   damage(prefixes[1], "bitflip")
-  with pytest.raises(checkpoint_integrity.CorruptCheckpointError,
+  with pytest.raises(checkpoint_files.CorruptCheckpointError,
                      match="ckpt-3 is truncated or corrupt"):
-    latest_checkpoint(prefixes[0])
+    intact_checkpoint_prefix(prefixes[0])
   with caplog.at_level(logging.WARNING):
-    assert latest_checkpoint(str(tmp_path)) == prefixes[2]
+    assert intact_checkpoint_prefix(str(tmp_path)) == prefixes[2]
   assert "ckpt-3" in caplog.text and "ckpt-2" in caplog.text
   assert "falling back to %s" % prefixes[2] in caplog.text
   caplog.clear()
@@ -174,7 +175,7 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
     tf.train.CheckpointManager.save = original
   assert "resuming from %s at step 1" % prefixes[2] in caplog.text
   assert not (tmp_path / "ckpt-9_temp").exists()
-  assert latest_checkpoint(str(tmp_path)) == prefixes[1]  # saved again
+  assert intact_checkpoint_prefix(str(tmp_path)) == prefixes[1]  # saved again
   damage(prefixes[1], "truncate")
   os.remove(prefixes[2] + ".index")
   with pytest.raises(ValueError, match="no intact checkpoint"):
@@ -213,7 +214,7 @@ def test_corrupt_shard_in_training_names_the_file(records, tmp_path):
   open(shard, "wb").write(raw[:len(raw) - 50])
   config = train_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(data), train_logdir=str(tmp_path / "run"),
-      training_number_of_steps=2), prepare_data=False)
+      training_number_of_steps=2))
   with pytest.raises(ValueError, match=r"shard %s is truncated or corrupt"
                      % re.escape(shard)):
     loop.train(config)
@@ -245,7 +246,7 @@ def test_kill_9_during_training_always_resumes(records, tmp_path):
   # lock; the second kill leaves an intact newest checkpoint and a stale lock.
   assert re.search(r"taking over the stale lock .* pid \d+", outputs[1])
   assert re.search(r"resuming from .*ckpt-\d+ at step \d+", outputs[1])
-  prefix = latest_checkpoint(str(logdir))  # reads every tensor
+  prefix = intact_checkpoint_prefix(str(logdir))  # reads every tensor
   assert tf.train.load_checkpoint(prefix).get_tensor(
       "step/.ATTRIBUTES/VARIABLE_VALUE") == int(prefix.rsplit("-", 1)[1])
   assert load_run_config(str(logdir))[0].depth_multiplier == 0.25

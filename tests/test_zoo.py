@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab_tf import zoo
-from deeplab_tf.inference import pad_to_crop
+from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
 from deeplab_tf.zoo.__main__ import main as zoo_main
 from tests.helpers import (GOLDEN, REPO, reference_maker, require,
@@ -97,7 +97,7 @@ def test_golden_by_name_cached_and_offline(served, mirror, tmp_path,
   # The run directory every CLI reads, recording where it came from.
   saved = json.loads((cache / MNV2_VOC / "deeplab_config.json").read_text())
   assert saved["model"] == zoo.options(MNV2_VOC).to_dict()
-  assert saved["dataset"]["class_names"][15] == "person"
+  assert saved["data"]["class_names"][15] == "person"
   digest = hashlib.sha256((mirror / MNV2_TARBALL).read_bytes()).hexdigest()
   assert saved["train"]["tarball_sha256"] == digest
   assert saved["train"]["url"] == served.url + MNV2_TARBALL

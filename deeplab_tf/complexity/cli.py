@@ -1,66 +1,78 @@
 """`python -m deeplab_tf.complexity`: parameters and Multiply-Adds of one
-configuration, or the paper's Tables 3 and 5 (`--paper_tables`)."""
+configuration, or the paper's Tables 3 and 5 (`--paper_tables`).
 
-import argparse
+The model flags are the other CLIs' (deeplab_tf/cli_flags.py: unset means
+the paper's model); the remaining ModelOptions fields have flags of their
+own here. Errors follow deeplab_tf/cli.py: one line, exit status 2 for a
+configuration ModelOptions rejects.
+"""
+
 import dataclasses
 
-from deeplab_tf.complexity import count, inference_macs
-from deeplab_tf.complexity import paper
+from absl import app
+from absl import flags
+
+from deeplab_tf import cli as cli_lib
+from deeplab_tf import cli_flags
 from deeplab_tf.config import ModelOptions
 
+PROG = "python -m deeplab_tf.complexity"
+FLAGS = flags.FLAGS
 
-def _parse_value(text: str, field: dataclasses.Field):
-  if text.lower() in ("none", "null", ""):
-    return None
-  if field.type is bool or isinstance(field.default, bool):
-    if text.lower() in ("1", "true", "yes"):
-      return True
-    if text.lower() in ("0", "false", "no"):
-      return False
-    raise argparse.ArgumentTypeError("%s expects true/false" % field.name)
-  if isinstance(field.default, tuple) or "Tuple" in str(field.type):
-    return tuple(int(v) for v in text.split(","))
-  if isinstance(field.default, float):
-    return float(text)
-  if isinstance(field.default, int) or "int" in str(field.type):
-    return int(text)
-  return text
+# ModelOptions fields that are model flags of every CLI ...
+SHARED_FIELDS = cli_flags.MODEL_FLAGS + ("add_image_level_feature",
+                                         "crop_size")
+cli_flags.define(*SHARED_FIELDS)
+# ... and those only this report sets (default: ModelOptions').
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelOptions)}
+flags.DEFINE_boolean("aspp_with_concat_projection", None,
+                     "ModelOptions.aspp_with_concat_projection (default %r)."
+                     % _DEFAULTS["aspp_with_concat_projection"])
+for _name in ("divisible_by", "aspp_convs_filters", "decoder_filters"):
+  flags.DEFINE_integer(_name, None, "ModelOptions.%s (default %r)."
+                       % (_name, _DEFAULTS[_name]))
+flags.DEFINE_integer("input_size", 513, "Square input size.")
+cli_flags.define("eval_scales", "add_flipped_images")
+flags.DEFINE_boolean("paper_tables", False, "Reproduce the Multiply-Adds of "
+                     "the paper's Tables 3 and 5 instead.")
 
-
-def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(
-      prog="python -m deeplab_tf.complexity",
-      description="Parameters and Multiply-Adds of a DeepLab configuration.")
-  for f in dataclasses.fields(ModelOptions):
-    p.add_argument("--" + f.name, default=argparse.SUPPRESS,
-                   type=lambda t, f=f: _parse_value(t, f),
-                   help="ModelOptions.%s (default %r; lists comma-separated,"
-                   " 'none' for None)" % (f.name, f.default))
-  p.add_argument("--input_size", type=int, default=513,
-                 help="square input size (default 513)")
-  p.add_argument("--eval_scales", default="1.0",
-                 help="comma-separated input scales, e.g. "
-                 "0.5,0.75,1.0,1.25,1.5,1.75")
-  p.add_argument("--add_flipped_images", action="store_true")
-  p.add_argument("--paper_tables", action="store_true",
-                 help="reproduce the Multiply-Adds of the paper's Tables 3 "
-                 "and 5 instead")
-  return p
+OWN_FIELDS = ("aspp_with_concat_projection", "divisible_by",
+              "aspp_convs_filters", "decoder_filters")
 
 
-def main(argv=None):
-  parser = _parser()
-  args = vars(parser.parse_args(argv))
-  if args.pop("paper_tables"):
+def options_from_flags() -> ModelOptions:
+  """The ModelOptions of the given flags (unset fields: the paper's)."""
+  from deeplab_tf.training.resolve import (  # pylint: disable=g-import-not-at-top
+      parse_crop_size, parse_decoder_output_stride)
+  values = {}
+  for name in SHARED_FIELDS + OWN_FIELDS:
+    value = FLAGS[name].value
+    if value is None:
+      continue
+    if name == "decoder_output_stride":
+      value = parse_decoder_output_stride(value)  # None: 'none'
+    elif name == "crop_size":
+      value = parse_crop_size(value, name)
+    values[name] = value
+  return ModelOptions(**values)
+
+
+def report(argv):
+  """The absl main: prints the counts of the flags' configuration."""
+  from deeplab_tf.complexity import count, inference_macs  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.complexity import paper  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
+  if FLAGS.paper_tables:
     paper.print_tables()
     return 0
-  size = args.pop("input_size")
-  scales = tuple(float(s) for s in args.pop("eval_scales").split(","))
-  flip = args.pop("add_flipped_images")
+  size = FLAGS.input_size
   try:
-    opts = ModelOptions(**args)
+    scales = tuple(float(s) for s in FLAGS.eval_scales)
   except ValueError as e:
-    parser.error(str(e))  # one line and exit status 2, no traceback
+    raise app.UsageError("--eval_scales: %s" % e) from None
+  flip = FLAGS.add_flipped_images
+  opts = options_from_flags()
   c = count(opts, (size, size))
   print(opts.to_json())
   print("input %dx%d, batch 1" % (size, size))
@@ -79,3 +91,11 @@ def main(argv=None):
           % (",".join(map(str, scales)), " + flip" if flip else "",
              r["paper"] / 1e9, r["conv"] / 1e9))
   return 0
+
+
+def main(argv=None) -> int:
+  """`report` for the flags in `argv` (without the program name; default
+  sys.argv[1:]): 0, or SystemExit(2/1) after one line for a bad flag."""
+  import sys  # pylint: disable=g-import-not-at-top
+  args = sys.argv[1:] if argv is None else list(argv)
+  return cli_lib.call(report, [PROG] + args, prog=PROG)

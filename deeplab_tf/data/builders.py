@@ -6,7 +6,7 @@ The command-line builders in `datasets/` only parse flags and call these.
 from typing import Dict, Optional, Sequence
 
 from deeplab_tf.data import sources
-from deeplab_tf.data.build import Encoder, build_splits
+from deeplab_tf.data.encode_splits import Encoder, build_splits
 from deeplab_tf.data.cityscapes_labels import label_id_to_train_id_table
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError

@@ -157,7 +157,8 @@ def _rgb_to_ids(mask: Image.Image, descriptor: DatasetDescriptor,
   return values[inverse].reshape(codes.shape)
 
 
-def encode_png(ids: np.ndarray) -> bytes:
+def encode_label_png(ids: np.ndarray) -> bytes:
+  """8-bit greyscale PNG bytes of label ids [H, W] (the TFRecord label)."""
   buffer = io.BytesIO()
   Image.fromarray(ids.astype(np.uint8), mode="L").save(buffer, format="PNG")
   return buffer.getvalue()
@@ -211,4 +212,4 @@ def encode_pair(image_path: str, label_path: str, filename: str,
   histogram = np.bincount(ids.ravel(), minlength=256)
   check_label_values(histogram, descriptor, "label file %s" % label_path)
   return EncodedPair(image_bytes, fmt, filename, height, width,
-                     encode_png(ids), histogram)
+                     encode_label_png(ids), histogram)

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf import padding
 from deeplab_tf.data import preprocessing
 from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.errors import DataError
@@ -196,14 +197,14 @@ def build_eval_dataset(dataset_dir: str, split: str, *,
   crop_size = (int(crop_size[0]), int(crop_size[1]))
 
   def pad(example):
-    image, label = preprocessing.pad_for_eval(
+    image, label = padding.pad_for_eval(
         example["image"], example["label"], crop_size, ignore_label)
     return {"image": image, "label": label, "height": example["height"],
             "width": example["width"], "filename": example["filename"]}
 
   def fill(batch):
     batch = dict(batch)
-    batch["image"] = preprocessing.fill_image_padding(
+    batch["image"] = padding.fill_image_padding(
         batch["image"], batch["height"], batch["width"], mean_pixel)
     return batch
 

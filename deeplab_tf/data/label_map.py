@@ -22,6 +22,7 @@ all-or-none.
 import json
 import os
 
+from deeplab_tf.atomic_io import atomic_write_text
 from deeplab_tf.data.descriptor import DatasetDescriptor
 from deeplab_tf.data.errors import DataError
 
@@ -144,9 +145,5 @@ def label_map_dict(descriptor: DatasetDescriptor) -> dict:
 
 def write_label_map(descriptor: DatasetDescriptor, path: str) -> str:
   """Writes `descriptor` as a JSON label map (atomically); returns path."""
-  data = label_map_dict(descriptor)
-  tmp = path + ".tmp-%d" % os.getpid()
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=1)
-  os.replace(tmp, path)
+  atomic_write_text(path, json.dumps(label_map_dict(descriptor), indent=1))
   return path

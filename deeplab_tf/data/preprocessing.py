@@ -9,9 +9,11 @@ random left-right flip. Randomness is stateless: every function takes a
 the parallelism.
 """
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import tensorflow as tf
+
+from deeplab_tf.padding import pad_image, pad_label, padded_size
 
 
 def _resize_pair(image, label, size):
@@ -61,28 +63,6 @@ def random_scale(image, label, scale):
   return _resize_pair(image, label, tf.maximum(size, 1))
 
 
-def pad_image(image, height, width, value: Sequence[float]):
-  """Pads [H, W, 3] bottom/right to (height, width) with a per-channel value."""
-  shape = tf.shape(image)
-  paddings = [[0, height - shape[0]], [0, width - shape[1]]]
-  return tf.stack([tf.pad(image[..., c], paddings, constant_values=v)
-                   for c, v in enumerate(value)], axis=-1)
-
-
-def pad_label(label, height, width, ignore_label: int):
-  """Pads [H, W] bottom/right to (height, width) with the ignore label."""
-  shape = tf.shape(label)
-  return tf.pad(label, [[0, height - shape[0]], [0, width - shape[1]]],
-                constant_values=tf.cast(ignore_label, label.dtype))
-
-
-def _mean3(mean_pixel):
-  if isinstance(mean_pixel, (int, float)):
-    return (float(mean_pixel),) * 3
-  mean = tuple(float(m) for m in mean_pixel)
-  return mean * 3 if len(mean) == 1 else mean
-
-
 def preprocess_for_train(image, label, seed, *, crop_size: Tuple[int, int],
                          ignore_label: int, mean_pixel,
                          min_scale_factor: float = 0.5,
@@ -114,9 +94,8 @@ def preprocess_for_train(image, label, seed, *, crop_size: Tuple[int, int],
   image, label = random_scale(image, label, scale)
   crop_h, crop_w = crop_size
   shape = tf.shape(image)
-  target_h = tf.maximum(shape[0], crop_h)
-  target_w = tf.maximum(shape[1], crop_w)
-  image = pad_image(image, target_h, target_w, _mean3(mean_pixel))
+  target_h, target_w = padded_size(shape[0], shape[1], crop_size)
+  image = pad_image(image, target_h, target_w, mean_pixel)
   label = pad_label(label, target_h, target_w, ignore_label)
   offset_h = tf.random.stateless_uniform([], seeds[1], 0,
                                          target_h - crop_h + 1, tf.int32)
@@ -130,31 +109,3 @@ def preprocess_for_train(image, label, seed, *, crop_size: Tuple[int, int],
   image = tf.ensure_shape(image, [crop_h, crop_w, 3])
   label = tf.ensure_shape(label, [crop_h, crop_w])
   return image, label
-
-
-def pad_for_eval(image, label, crop_size: Tuple[int, int], ignore_label: int):
-  """Pads uint8 image (with 0) and label (with ignore) to >= crop_size.
-
-  The image's padding is replaced by the mean pixel after batching
-  (`fill_image_padding`), which is exact for any per-channel mean.
-  """
-  shape = tf.shape(image)
-  target_h = tf.maximum(shape[0], crop_size[0])
-  target_w = tf.maximum(shape[1], crop_size[1])
-  image = tf.pad(image, [[0, target_h - shape[0]], [0, target_w - shape[1]],
-                         [0, 0]])
-  label = pad_label(tf.cast(label, tf.int32), target_h, target_w,
-                    ignore_label)
-  return image, label
-
-
-def fill_image_padding(images, heights, widths, mean_pixel):
-  """float32 [B, Hp, Wp, 3] with the mean pixel outside each H x W."""
-  images = tf.cast(images, tf.float32)
-  shape = tf.shape(images)
-  rows = tf.range(shape[1])[tf.newaxis, :, tf.newaxis]
-  cols = tf.range(shape[2])[tf.newaxis, tf.newaxis, :]
-  inside = ((rows < heights[:, tf.newaxis, tf.newaxis])
-            & (cols < widths[:, tf.newaxis, tf.newaxis]))
-  mean = tf.constant(_mean3(mean_pixel), tf.float32)
-  return tf.where(inside[..., tf.newaxis], images, mean)

@@ -17,10 +17,10 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from deeplab_tf.data.build import build_splits
+from deeplab_tf.data.encode_splits import build_splits
 from deeplab_tf.data.builtin import BUILTIN_DESCRIPTORS
 from deeplab_tf.data.descriptor import DatasetDescriptor
-from deeplab_tf.data.image_io import EncodedPair, encode_png
+from deeplab_tf.data.image_io import EncodedPair, encode_label_png
 
 DESCRIPTOR = BUILTIN_DESCRIPTORS["synthetic"]
 _BOUNDARY = 2  # width in pixels of the ignore band around each object
@@ -117,7 +117,7 @@ def encode_synthetic(example: SyntheticExample) -> EncodedPair:
   buffer = io.BytesIO()
   Image.fromarray(image).save(buffer, format="PNG")
   return EncodedPair(buffer.getvalue(), "png", example.filename,
-                     example.height, example.width, encode_png(label),
+                     example.height, example.width, encode_label_png(label),
                      np.bincount(label.ravel(), minlength=256))
 
 

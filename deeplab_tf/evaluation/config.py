@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.config import ModelOptions
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.run_config import load_run_config
 
 INFERENCE_MODES = ("whole", "sliding")
@@ -90,30 +91,30 @@ class EvalConfig:
     object.__setattr__(self, "colormap",
                        tuple(tuple(int(v) for v in c) for c in self.colormap))
     if not self.eval_scales or min(self.eval_scales) <= 0:
-      raise ValueError("--eval_scales=%r must be positive"
-                       % (self.eval_scales,))
+      raise ConfigError("--eval_scales=%r must be positive"
+                        % (self.eval_scales,))
     if self.eval_batch_size < 1:
-      raise ValueError("--eval_batch_size must be >= 1")
+      raise ConfigError("--eval_batch_size must be >= 1")
     if self.trimap_widths and min(self.trimap_widths) < 1:
-      raise ValueError("--trimap_widths must be >= 1")
+      raise ConfigError("--trimap_widths must be >= 1")
     if self.max_number_of_evaluations < 0:
-      raise ValueError("--max_number_of_evaluations must be >= 0")
+      raise ConfigError("--max_number_of_evaluations must be >= 0")
     self._check_window()
 
   def _check_window(self):
     if self.inference_mode not in INFERENCE_MODES:
-      raise ValueError("--inference_mode=%s: choose one of %s"
-                       % (self.inference_mode, ", ".join(INFERENCE_MODES)))
+      raise ConfigError("--inference_mode=%s: choose one of %s"
+                        % (self.inference_mode, ", ".join(INFERENCE_MODES)))
     if self.inference_mode == "whole":
       if self.window_size is not None or self.window_stride is not None:
-        raise ValueError("--window_size / --window_stride only apply with "
-                         "--inference_mode=sliding")
+        raise ConfigError("--window_size / --window_stride only apply with "
+                          "--inference_mode=sliding")
       return
     try:
       window = self.sliding_window
       window.check_output_stride(self.model.output_stride)
     except ValueError as e:
-      raise ValueError("--inference_mode=sliding: %s" % e) from None
+      raise ConfigError("--inference_mode=sliding: %s" % e) from None
     object.__setattr__(self, "window_size", window.window_size)
     object.__setattr__(self, "window_stride", window.window_stride)
 
@@ -154,13 +155,13 @@ def eval_config_from_checkpoint(checkpoint_dir: str, eval_logdir: str, *,
   saved = opts.to_dict()
   for name, value in (model_flags or {}).items():
     if name not in saved:
-      raise ValueError("--%s is not a model option" % name)
+      raise ConfigError("--%s is not a model option" % name)
     try:
       same = ModelOptions.from_dict(dict(saved, **{name: value})) == opts
     except ValueError:
       same = False
     if not same:
-      raise ValueError(
+      raise ConfigError(
           "--%s=%r conflicts with the checkpoint's configuration (%s=%r in "
           "%s/deeplab_config.json); the model flags come from the checkpoint "
           "and only %s, eval_crop_size, eval_scales and add_flipped_images "
@@ -196,16 +197,16 @@ def _tfds_source(dataset: Dict[str, Any], overrides: Dict[str, Any]):
     saved = (int(dataset.get("num_classes", -1)),
              int(dataset.get("ignore_label", 255)))
     if (d.num_classes, d.ignore_label) != saved:
-      raise ValueError(
+      raise ConfigError(
           "--dataset=%s has %d classes and ignore label %d but the checkpoint "
           "was trained for %d classes, ignore label %d"
           % ((source.dataset, d.num_classes, d.ignore_label) + saved))
     return source
   if not dataset.get("tfds"):
     if overrides.get("tfds_data_dir"):
-      raise ValueError("--tfds_data_dir: the checkpoint was not trained on a "
-                       "TFDS dataset (give --dataset=tfds:<name> to evaluate "
-                       "on one)")
+      raise ConfigError("--tfds_data_dir: the checkpoint was not trained on a "
+                        "TFDS dataset (give --dataset=tfds:<name> to evaluate "
+                        "on one)")
     return None
   source = tfds_source.TfdsSource.from_dict(dataset["tfds"])
   if overrides.get("tfds_data_dir"):
@@ -223,13 +224,13 @@ def check_dataset_dir_matches(dataset_dir: str, dataset: Dict[str, Any],
   try:
     found = get_dataset_descriptor(path)
   except ValueError as e:  # DataError
-    raise ValueError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
+    raise ConfigError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
   ignore = int(dataset.get("ignore_label", found.ignore_label))
   names = tuple(dataset.get("class_names") or found.class_names)
   generic = all(n == "class_%d" % i for i, n in enumerate(names))  # --num_classes
   if (found.ignore_label != ignore or found.num_classes > num_classes
       or (not generic and names[:found.num_classes] != found.class_names)):
-    raise ValueError(
+    raise ConfigError(
         "--dataset_dir=%s holds dataset %s (%d classes, ignore label %d, %s) "
         "but the checkpoint in %s was trained on dataset %s (%d classes, "
         "ignore label %d); evaluate it on its own dataset's records"

@@ -11,37 +11,26 @@ import json
 import logging
 import os
 import time
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf.atomic_io import atomic_write_text
 from deeplab_tf.data.input_pipeline import build_eval_dataset
+from deeplab_tf.errors import UserError
 from deeplab_tf.evaluation import boundary, metrics
 from deeplab_tf.evaluation.config import EvalConfig
-from deeplab_tf.evaluation.visualizer import Visualizer
+from deeplab_tf.evaluation.vis_writer import Visualizer
 from deeplab_tf.inference import predict_labels
 from deeplab_tf.sliding_window import predict_sliding
 from deeplab_tf.model import build_model
-from deeplab_tf.checkpoint_integrity import CorruptCheckpointError
+from deeplab_tf.checkpoint_files import CorruptCheckpointError, trained_step
 from deeplab_tf.data.shard_check import record_read_error
-from deeplab_tf.run_config import atomic_write_text, restore_model
+from deeplab_tf.run_config import restore_model
 from deeplab_tf.tensorboard import write_scalar
 
 METRICS_FILENAME = "metrics.json"
-
-
-def checkpoint_step(prefix: str) -> Optional[int]:
-  """The global step stored in a train.py checkpoint (or its -N suffix)."""
-  try:
-    reader = tf.train.load_checkpoint(prefix)
-    for key in ("step/.ATTRIBUTES/VARIABLE_VALUE", "global_step"):
-      if reader.has_tensor(key):
-        return int(reader.get_tensor(key))
-  except (tf.errors.NotFoundError, ValueError):
-    pass
-  tail = prefix.rsplit("-", 1)[-1]
-  return int(tail) if tail.isdigit() else None
 
 
 class Evaluator:
@@ -96,7 +85,7 @@ class Evaluator:
     dict also written to metrics.json."""
     config = self.config
     prefix = restore_model(self.model, checkpoint)
-    step = checkpoint_step(prefix)
+    step = trained_step(prefix)
     # Sliding windows pad themselves; the pipeline then only pads a batch
     # to its largest image.
     dataset = build_eval_dataset(
@@ -125,10 +114,10 @@ class Evaluator:
       raise record_read_error(config.dataset_dir, config.eval_split,
                               e) from None
     if num_images == 0:
-      raise ValueError("--eval_split=%s of %s has no images"
-                       % (config.eval_split, config.data_source))
+      raise UserError("--eval_split=%s of %s has no images"
+                      % (config.eval_split, config.data_source))
     if out_of_range:
-      raise ValueError(
+      raise UserError(
           "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
           "and not the ignore label %d of the checkpoint's dataset %s; these "
           "records belong to another dataset (pass the checkpoint's data as "

@@ -52,6 +52,16 @@ def confusion_matrix_np(labels, predictions, num_classes: int,
       num_classes, num_classes)
 
 
+def mean_iou(cm) -> float:
+  """Mean IoU over the classes whose union (ground truth + prediction) is
+  non-empty; 0.0 when no class has any pixel."""
+  cm = np.asarray(cm, np.float64)
+  tp = np.diag(cm)
+  union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+  present = union > 0
+  return float(np.mean(tp[present] / union[present])) if present.any() else 0.0
+
+
 def metrics_from_confusion(cm, class_names: Optional[Sequence[str]] = None
                            ) -> Dict:
   """mIoU, per-class IoU, pixel accuracy and mean accuracy.
@@ -84,7 +94,7 @@ def metrics_from_confusion(cm, class_names: Optional[Sequence[str]] = None
                 "gt_pixels": int(gt[i]), "pred_pixels": int(pred[i])}
                for i in range(num_classes)]
   return {
-      "miou": float(np.nanmean(iou)) if present.any() else 0.0,
+      "miou": mean_iou(cm),
       "pixel_accuracy": float(tp.sum() / total) if total else 0.0,
       "mean_accuracy": float(np.nanmean(acc)) if (gt > 0).any() else 0.0,
       "num_pixels": int(total),

@@ -16,8 +16,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf import atomic_io
 from deeplab_tf import run_config
+from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf import sliding_window as sliding_lib
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
 from deeplab_tf.export import saved_model as saved_model_lib
@@ -119,16 +122,16 @@ class ExportConfig:
   def __post_init__(self):
     serving.check_max_image_pixels(self.max_image_pixels)
     if self.padding not in PADDINGS:
-      raise ValueError("padding %r: choose one of %s"
-                       % (self.padding, ", ".join(PADDINGS)))
+      raise ConfigError("padding %r: choose one of %s"
+                        % (self.padding, ", ".join(PADDINGS)))
     scales = tuple(float(s) for s in self.inference_scales)
     if not scales or min(scales) <= 0:
-      raise ValueError("inference_scales %r must be positive" % (scales,))
+      raise ConfigError("inference_scales %r must be positive" % (scales,))
     object.__setattr__(self, "inference_scales", scales)
     for variant in self.tflite_variants:
       if variant not in tflite_lib.VARIANTS:
-        raise ValueError("tflite variant %r: choose from %s"
-                         % (variant, ", ".join(tflite_lib.VARIANTS)))
+        raise ConfigError("tflite variant %r: choose from %s"
+                          % (variant, ", ".join(tflite_lib.VARIANTS)))
     if self.crop_size is not None:
       object.__setattr__(self, "crop_size",
                          tuple(int(v) for v in self.crop_size))
@@ -136,11 +139,11 @@ class ExportConfig:
       size, _ = tflite_lib.choose_input_size(self.tflite_input_size, (1, 1))
       object.__setattr__(self, "tflite_input_size", size)
     if self.precision not in optimize.PRECISIONS:
-      raise ValueError("precision %r: choose one of %s"
-                       % (self.precision, ", ".join(optimize.PRECISIONS)))
+      raise ConfigError("precision %r: choose one of %s"
+                        % (self.precision, ", ".join(optimize.PRECISIONS)))
     if self.window_size is None and self.window_stride is not None:
-      raise ValueError("window_stride needs window_size (the sliding "
-                       "window of the serving_sliding signature)")
+      raise ConfigError("window_stride needs window_size (the sliding "
+                        "window of the serving_sliding signature)")
     window = self.sliding_window  # validates the window settings
     if window is not None:
       object.__setattr__(self, "window_size", window.window_size)
@@ -198,7 +201,7 @@ def _dataset_dir(config: ExportConfig, dataset: Dict):
 def load_export_model(config: ExportConfig):
   """(ModelOptions, dataset dict, native Keras model, checkpoint prefix)."""
   opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
-  prefix = run_config.latest_checkpoint(config.checkpoint_dir)
+  prefix = intact_checkpoint_prefix(config.checkpoint_dir)
   if config.crop_size is not None:
     opts = opts.replace(crop_size=config.crop_size)
   if config.output_stride is not None:
@@ -237,7 +240,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
   data_dir = _dataset_dir(config, dataset)
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
-    raise ValueError(
+    raise ConfigError(
         "the int8 TFLite variant needs real images for calibration: pass "
         "--dataset_dir with %s-*.tfrecord files (or --dataset=tfds:<name>), "
         "or leave int8 out of "
@@ -248,7 +251,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.sliding_window is not None:
     config.sliding_window.check_output_stride(opts.output_stride)
   version = config.version or saved_model_lib.default_version(
-      run_config.latest_checkpoint(config.checkpoint_dir))
+      intact_checkpoint_prefix(config.checkpoint_dir))
   _check_outputs_free(config, version, config.crop_size or opts.crop_size,
                       opts.model_variant)
   staged = _written("the staging directory in %s" % config.export_dir,
@@ -259,14 +262,14 @@ def run_export(config: ExportConfig, log=print) -> Dict:
     if not report["passed"]:
       # Not served: the report goes beside, for the user to inspect.
       path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
-      _written(path, run_config.atomic_write_bytes, path, _json(report))
+      _written(path, atomic_io.atomic_write_bytes, path, _json(report))
       return report
     # Every file complete beside its target first (a full disk fails
     # here); then only renames, the version directory last.
     report_path = os.path.join(config.export_dir, REPORT_FILENAME)
     outputs = dict(tflite_files, **{report_path: _json(report)})
     for path, data in outputs.items():
-      pending[path] = _written(path, run_config.write_temp_file, path, data)
+      pending[path] = _written(path, atomic_io.write_temp_file, path, data)
     previous = None
     if os.path.exists(report_path):
       with open(report_path, "rb") as f:
@@ -282,7 +285,7 @@ def run_export(config: ExportConfig, log=print) -> Dict:
       if previous is None:
         os.remove(report_path)
       else:
-        run_config.atomic_write_bytes(report_path, previous)
+        atomic_io.atomic_write_bytes(report_path, previous)
       raise
   finally:
     for tmp in pending.values():

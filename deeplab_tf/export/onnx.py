@@ -19,7 +19,7 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from deeplab_tf import inference
+from deeplab_tf import padding
 
 DEFAULT_OPSET = 17
 INPUT_NAME = "images"
@@ -53,7 +53,7 @@ def onnx_function(module):
       tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
   def serve(images):
     labels, _ = module.predict(images)
-    padded = inference.pad_to_crop(tf.cast(images, tf.float32),
+    padded = padding.pad_to_crop(tf.cast(images, tf.float32),
                                    module.crop_size, module.mean_pixel)
     logits = tf.cast(module.model(padded, training=False), tf.float32)
     return {"semantic_predictions": labels, "logits": logits}

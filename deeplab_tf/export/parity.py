@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
+from deeplab_tf.evaluation import metrics
 from deeplab_tf.export import tflite as tflite_lib
 
 # (max relative logits error, min label agreement, max |mIoU difference|).
@@ -37,37 +39,19 @@ ONNX_BOUNDS = {"logits_rel": 1e-4, "agreement": 0.999}
 FOLD_BOUNDS = {"logits_rel": 1e-4}
 
 
-def mean_iou(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
-             ignore_label: int) -> float:
-  """mIoU over classes whose union is non-empty (ignore_label skipped)."""
-  labels = np.asarray(labels).reshape(-1).astype(np.int64)
-  predictions = np.asarray(predictions).reshape(-1).astype(np.int64)
-  valid = (labels != ignore_label) & (labels >= 0) & (labels < num_classes)
-  index = labels[valid] * num_classes + np.clip(predictions[valid], 0,
-                                                num_classes - 1)
-  cm = np.bincount(index, minlength=num_classes ** 2).reshape(
-      num_classes, num_classes).astype(np.float64)
-  union = cm.sum(0) + cm.sum(1) - np.diag(cm)
-  present = union > 0
-  if not present.any():
-    return float("nan")
-  return float(np.mean(np.diag(cm)[present] / union[present]))
-
-
-def to_input_size(image: np.ndarray, size, value) -> np.ndarray:
-  """Pads bottom/right with `value` to >= size, then keeps the top-left crop.
-
-  The static TFLite input: evaluation's padding for images up to the crop.
-  """
-  image = np.asarray(image)
-  pad = [(0, max(size[0] - image.shape[0], 0)),
-         (0, max(size[1] - image.shape[1], 0))] + [(0, 0)] * (image.ndim - 2)
-  if image.ndim == 3:
-    out = np.stack([np.pad(image[..., c], pad[:2], constant_values=value[c])
-                    for c in range(image.shape[-1])], axis=-1)
+def to_input_size(array: np.ndarray, size, value) -> np.ndarray:
+  """The static TFLite input: an image [H, W, 3] padded with the mean pixel
+  `value` (float32, `padding.pad_image`) or a label [H, W] with the ignore
+  label `value` (`padding.pad_label`) bottom/right to >= size, then its
+  top-left `size` crop (evaluation's padding for images up to the crop)."""
+  array = tf.convert_to_tensor(array)
+  shape = tf.shape(array)
+  height, width = padding.padded_size(shape[0], shape[1], size)
+  if array.shape.rank == 3:
+    out = padding.pad_image(tf.cast(array, tf.float32), height, width, value)
   else:
-    out = np.pad(image, pad, constant_values=value)
-  return out[:size[0], :size[1]]
+    out = padding.pad_label(array, height, width, value)
+  return out[:size[0], :size[1]].numpy()
 
 
 def _agreement(a, b) -> float:
@@ -86,7 +70,7 @@ def check_saved_model(saved_model_dir: str, native_model, images:
   for image in images:
     batch = tf.constant(np.asarray(image, np.uint8)[np.newaxis])
     out = serve(images=batch)
-    padded = inference.pad_to_crop(tf.cast(batch, tf.float32), crop_size,
+    padded = padding.pad_to_crop(tf.cast(batch, tf.float32), crop_size,
                                    mean_pixel)
     expected = inference.predict_probabilities(
         native_model, padded, scales=scales,
@@ -108,7 +92,7 @@ def check_saved_model(saved_model_dir: str, native_model, images:
 
 
 def _padded_logits(native_model, image, crop_size, mean_pixel):
-  padded = inference.pad_to_crop(
+  padded = padding.pad_to_crop(
       tf.constant(np.asarray(image, np.float32)[np.newaxis]), crop_size,
       mean_pixel)
   return tf.cast(native_model(padded, training=False), tf.float32).numpy()
@@ -222,10 +206,9 @@ def check_tflite(model: bytes, spec, native_model,
   if max_ref > 0:
     result["logits_max_rel_diff"] = max_err / max_ref
   if truth and ignore_label is not None:
-    result["miou_keras"] = mean_iou(np.stack(truth), np.stack(theirs),
-                                    num_classes, ignore_label)
-    result["miou_tflite"] = mean_iou(np.stack(truth), np.stack(ours),
-                                     num_classes, ignore_label)
+    for key, predictions in (("miou_keras", theirs), ("miou_tflite", ours)):
+      result[key] = metrics.mean_iou(metrics.confusion_matrix_np(
+          np.stack(truth), np.stack(predictions), num_classes, ignore_label))
     result["miou_diff"] = abs(result["miou_tflite"] - result["miou_keras"])
   result["bounds"] = dict(TFLITE_BOUNDS[spec.variant])
   result["passed"] = _within(result, result["bounds"])

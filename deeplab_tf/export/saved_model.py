@@ -8,35 +8,28 @@ it only after every other output of the export is complete.
 """
 
 import os
-import re
 import shutil
 from typing import Optional
 
 import tensorflow as tf
 
-from deeplab_tf.run_config import atomic_write_bytes  # noqa: F401  (re-exported for export.lib)
-from deeplab_tf.run_config import make_temp_dir
+from deeplab_tf.atomic_io import make_temp_dir, swap_directory
+from deeplab_tf.errors import ConfigError
+from deeplab_tf.checkpoint_files import prefix_step
 
 ASSETS_EXTRA = "assets.extra"
-_STEP = re.compile(r"-(\d+)$")
-
-
-def checkpoint_step(prefix: str) -> Optional[int]:
-  """The step of a `ckpt-<step>` prefix, or None."""
-  match = _STEP.search(os.path.basename(prefix))
-  return int(match.group(1)) if match else None
 
 
 def default_version(prefix: str) -> int:
   """The checkpoint step (so newer checkpoints get higher versions), >= 1."""
-  step = checkpoint_step(prefix)
+  step = prefix_step(prefix)
   return max(step, 1) if step is not None else 1
 
 
 def version_dir(export_dir: str, version: int) -> str:
   """`<export_dir>/<version>`; the version must be a positive integer."""
   if int(version) < 1:
-    raise ValueError("version must be a positive integer, got %r" % version)
+    raise ConfigError("version must be a positive integer, got %r" % version)
   return os.path.join(export_dir, str(int(version)))
 
 
@@ -76,15 +69,7 @@ def save_into(module, directory: str,
 def publish(staged: str, export_dir: str, version: int, *,
             overwrite: bool = False) -> str:
   """Renames a complete staged SavedModel to `<export_dir>/<version>`."""
-  final = check_free(export_dir, version, overwrite)
-  if os.path.exists(final):
-    old = make_temp_dir(export_dir, ".old-%d-" % int(version))
-    os.replace(final, os.path.join(old, "model"))
-    os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    os.replace(staged, final)
-  return final
+  return swap_directory(staged, check_free(export_dir, version, overwrite))
 
 
 def write_saved_model(module, export_dir: str, version: int, *,

@@ -37,6 +37,7 @@ from typing import Optional, Sequence, Tuple
 import tensorflow as tf
 
 from deeplab_tf import inference
+from deeplab_tf import padding
 from deeplab_tf import sliding_window as sliding_lib
 
 SERVING_DEFAULT = "serving_default"
@@ -106,7 +107,7 @@ class DeepLabServingModule(tf.Module):
     self._untracked = _Untracked(native_model)
     self.model_variables = [v.value for v in native_model.variables]
     self.crop_size = (int(crop_size[0]), int(crop_size[1]))
-    self.mean_pixel = tuple(float(v) for v in mean_pixel)
+    self.mean_pixel = padding.mean_pixel_value(mean_pixel)
     self.num_classes = int(num_classes)
     self.scales = tuple(float(s) for s in scales)
     self.add_flipped_images = bool(add_flipped_images)
@@ -149,7 +150,7 @@ class DeepLabServingModule(tf.Module):
     with tf.control_dependencies([_check_image_size(images)]):
       images = tf.cast(images, tf.float32)
     shape = tf.shape(images)
-    padded = inference.pad_to_crop(images, self.crop_size, self.mean_pixel)
+    padded = padding.pad_to_crop(images, self.crop_size, self.mean_pixel)
     probabilities = inference.predict_probabilities(
         self.model, padded, scales=self.scales,
         add_flipped_images=self.add_flipped_images)

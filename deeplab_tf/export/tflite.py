@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import tflite_runner
 from deeplab_tf.layers import resize_align_corners
 
@@ -56,18 +57,18 @@ class TFLiteSpec:
 
   def __post_init__(self):
     if self.variant not in VARIANTS:
-      raise ValueError("tflite variant %r: choose one of %s"
-                       % (self.variant, ", ".join(VARIANTS)))
+      raise ConfigError("tflite variant %r: choose one of %s"
+                        % (self.variant, ", ".join(VARIANTS)))
     if self.input_dtype not in ("float32", "uint8"):
-      raise ValueError("tflite input_dtype %r must be 'float32' or 'uint8'"
-                       % self.input_dtype)
+      raise ConfigError("tflite input_dtype %r must be 'float32' or 'uint8'"
+                        % self.input_dtype)
     if self.outputs not in OUTPUTS:
-      raise ValueError("tflite outputs %r: choose one of %s"
-                       % (self.outputs, ", ".join(OUTPUTS)))
+      raise ConfigError("tflite outputs %r: choose one of %s"
+                        % (self.outputs, ", ".join(OUTPUTS)))
     size = tuple(int(v) for v in self.input_size)
     if len(size) != 2 or min(size) < 1:
-      raise ValueError("tflite input_size %r must be [height, width]"
-                       % (self.input_size,))
+      raise ConfigError("tflite input_size %r must be [height, width]"
+                        % (self.input_size,))
     object.__setattr__(self, "input_size", size)
 
   @property
@@ -142,9 +143,9 @@ def convert(native_model, spec: TFLiteSpec, representative_images:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
   elif spec.variant == "int8":
     if representative_images is None:
-      raise ValueError("the int8 TFLite variant needs a representative "
-                       "dataset (pass --representative_split of a TFRecord "
-                       "dataset)")
+      raise ConfigError("the int8 TFLite variant needs a representative "
+                        "dataset (pass --representative_split of a TFRecord "
+                        "dataset)")
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [
         tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -186,8 +187,8 @@ def choose_input_size(requested: Optional[Sequence[int]],
     if len(size) == 1:
       size = size * 2
     if len(size) != 2 or min(size) < 1:
-      raise ValueError("--tflite_input_size=%s must be 'height,width'"
-                       % ",".join(str(v) for v in requested))
+      raise ConfigError("--tflite_input_size=%s must be 'height,width'"
+                        % ",".join(str(v) for v in requested))
     return size, "--tflite_input_size"
   size = tuple(int(v) for v in crop_size)
   return size, ("the crop size (the run's training crop unless --crop_size); "

@@ -20,6 +20,10 @@ import keras
 import tensorflow as tf
 
 from deeplab_tf import tf1_checkpoint
+from deeplab_tf.checkpoint_files import (TF2_OBJECT_GRAPH_KEY,
+                                         is_tf1_checkpoint,
+                                         resolve_checkpoint_prefix)
+from deeplab_tf.errors import UserError
 from deeplab_tf.model import LOGITS_SCOPE, build_model
 from deeplab_tf.layers import layer_name, scope_of
 
@@ -50,16 +54,6 @@ class InitReport:
     return "\n".join(lines)
 
 
-def resolve_prefix(checkpoint: str) -> str:
-  """A checkpoint prefix from a prefix or a directory."""
-  return tf1_checkpoint.resolve_checkpoint_prefix(checkpoint)
-
-
-def is_tf2_checkpoint(prefix: str) -> bool:
-  names = {n for n, _ in tf.train.list_variables(prefix)}
-  return tf1_checkpoint.TF2_OBJECT_GRAPH_KEY in names
-
-
 def tf2_checkpoint_num_classes(prefix: str) -> Optional[int]:
   """Class count of a train.py checkpoint: the length of the logits bias
   (the model's only Conv2D bias), found through the checkpoint's object
@@ -68,7 +62,7 @@ def tf2_checkpoint_num_classes(prefix: str) -> Optional[int]:
   from tensorflow.core.protobuf import trackable_object_graph_pb2
   reader = tf.train.load_checkpoint(prefix)
   graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor(tf1_checkpoint.TF2_OBJECT_GRAPH_KEY))
+  graph.ParseFromString(reader.get_tensor(TF2_OBJECT_GRAPH_KEY))
   shapes = reader.get_variable_to_shape_map()
 
   def child(node_id, name):
@@ -122,7 +116,7 @@ def _load_tf2(model, opts, prefix, exclude, num_classes_differ):
   try:
     status.assert_existing_objects_matched()
   except AssertionError as e:
-    raise ValueError(
+    raise UserError(
         "--tf_initial_checkpoint=%s does not fit a %s model (another "
         "architecture?): %s" % (prefix, opts.model_variant, e)) from None
   restored, skipped = [], []
@@ -147,7 +141,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
   Raises FileNotFoundError / ValueError naming --tf_initial_checkpoint.
   """
   try:
-    prefix = resolve_prefix(checkpoint)
+    prefix = resolve_checkpoint_prefix(checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise type(e)("--tf_initial_checkpoint: %s" % e) from None
   exclude = excluded_layers(model, initialize_last_layer,
@@ -155,7 +149,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
   reasons = []
   if exclude:
     reasons.append("--initialize_last_layer=false")
-  if is_tf2_checkpoint(prefix):
+  if not is_tf1_checkpoint(prefix):
     ckpt_classes = tf2_checkpoint_num_classes(prefix)
     differ = ckpt_classes is not None and ckpt_classes != opts.num_classes
     if differ and LOGITS_LAYER not in exclude:
@@ -177,7 +171,7 @@ def initialize_from_checkpoint(model: keras.Model, opts, checkpoint: str, *,
           model, prefix, skip_logits=differ or bool(exclude),
           backbone_only=head_excluded)
     except ValueError as e:
-      raise ValueError("--tf_initial_checkpoint: %s" % e) from None
+      raise UserError("--tf_initial_checkpoint: %s" % e) from None
     logging.info("%s", load)
     loaded_layers = {n.rsplit("/", 1)[0] for n in load.loaded}
     restored, skipped = [], []

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Optional, Tuple
 
 from deeplab_tf.config import ModelOptions
+from deeplab_tf.errors import ConfigError
 
 LEARNING_POLICIES = ("poly", "step", "cosine")
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
@@ -125,10 +126,10 @@ class TrainConfig:
     return self.model.crop_size
 
   def validate(self):
-    """Raises ValueError naming the flag that is wrong."""
+    """Raises ConfigError (a ValueError) naming the flag that is wrong."""
     def check(ok, message):
       if not ok:
-        raise ValueError(message)
+        raise ConfigError(message)
     check(self.learning_policy in LEARNING_POLICIES,
           "--learning_policy=%r: choose one of %s"
           % (self.learning_policy, ", ".join(LEARNING_POLICIES)))

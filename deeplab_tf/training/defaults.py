@@ -8,24 +8,40 @@ stride 16, rates 6/12/18, decoder at stride 4, crop 513, poly 0.007 / 0.9,
 momentum 0.9, weight decay 4e-5, scales 0.5-2.0).
 """
 
+import dataclasses
 import logging
 import os
 
+from deeplab_tf.config import ModelOptions
 from deeplab_tf.data import input_pipeline
+from deeplab_tf.training.config import TrainConfig
 
 DEFAULT_TRAIN_LOGDIR = os.path.join("runs", "default")
 SYNTHETIC_DATA_DIR = os.path.join("runs", "synthetic_data")
 SYNTHETIC_SIZES = {"num_train": 96, "num_val": 24, "image_size": (128, 128)}
 
-# Flag values when neither the user nor a saved config gives one.
+
+
+def _field_defaults(cls) -> dict:
+  return {f.name: f.default for f in dataclasses.fields(cls)
+          if f.default is not dataclasses.MISSING}
+
+
+# Flag values when neither the user nor a saved config gives one: the
+# paper's, which are the defaults of ModelOptions and TrainConfig themselves
+# (written there once, read here).
+_MODEL, _TRAIN = _field_defaults(ModelOptions), _field_defaults(TrainConfig)
 PAPER = {
-    "model_variant": "xception_65", "output_stride": 16,
-    "decoder_output_stride": 4, "depth_multiplier": 1.0,
-    "train_crop_size": (513, 513), "train_batch_size": 8,
-    "base_learning_rate": 0.007, "training_number_of_steps": 30000,
-    "weight_decay": 4e-5, "min_scale_factor": 0.5, "max_scale_factor": 2.0,
-    "fine_tune_batch_norm": True, "save_interval_secs": 600.0,
-    "save_summaries_secs": 60.0, "log_steps": 10,
+    "model_variant": _MODEL["model_variant"],
+    "output_stride": _MODEL["output_stride"],
+    "decoder_output_stride": _MODEL["decoder_output_stride"],
+    "depth_multiplier": _MODEL["depth_multiplier"],
+    "train_crop_size": _MODEL["crop_size"],
+    **{name: _TRAIN[name] for name in (
+        "train_batch_size", "base_learning_rate", "training_number_of_steps",
+        "weight_decay", "min_scale_factor", "max_scale_factor",
+        "fine_tune_batch_norm", "save_interval_secs", "save_summaries_secs",
+        "log_steps")},
 }
 
 # The embedded default run: a few minutes on two CPU cores.
@@ -52,6 +68,12 @@ def has_split(dataset_dir: str, split: str) -> bool:
     return True
   except Exception:  # pylint: disable=broad-except
     return False
+
+
+def is_embedded_run(config: TrainConfig) -> bool:
+  """True for the embedded default: the synthetic data in its own place."""
+  return (config.dataset == "synthetic"
+          and os.path.normpath(config.dataset_dir) == SYNTHETIC_DATA_DIR)
 
 
 def ensure_synthetic_dataset(dataset_dir: str, seed: int = 0) -> str:

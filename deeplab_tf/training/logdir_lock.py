@@ -18,11 +18,14 @@ import socket
 import time
 from typing import Optional
 
+from deeplab_tf.errors import UserError
+
 LOCK_FILENAME = "train.lock"
 
 
-class LogdirLockedError(RuntimeError):
-  """Another process holds the logdir's lock."""
+class LogdirLockedError(UserError, RuntimeError):
+  """Another process holds the logdir's lock (a UserError: command lines
+  print it on one line)."""
 
 
 def _holder_text(info: dict) -> str:

@@ -16,29 +16,27 @@ import time
 from typing import Callable, Optional
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from deeplab_tf.checkpoint_integrity import (newest_intact_checkpoint,
-                                             remove_stale_temporaries)
+from deeplab_tf.checkpoint_files import (newest_intact_checkpoint,
+                                         remove_stale_temporaries)
 from deeplab_tf.data.input_pipeline import build_train_dataset
 from deeplab_tf.data.shard_check import record_read_error
-from deeplab_tf.evaluation.metrics import confusion_matrix
-from deeplab_tf.model import build_model
+from deeplab_tf.errors import UserError
 from deeplab_tf.run_config import load_run_config, save_run_config
-from deeplab_tf.training import checkpoints, losses, schedules
+from deeplab_tf.training import checkpoints, defaults
 from deeplab_tf.training.config import TrainConfig
 from deeplab_tf.training.logdir_lock import LogdirLock
-from deeplab_tf.training.strategy import (is_chief, make_strategy,
-                                         mixed_precision)
+from deeplab_tf.training.strategy import is_chief, make_strategy
 from deeplab_tf.training.summaries import Progress, TrainSummaries
+from deeplab_tf.training.trainer import Trainer
 
 CHECKPOINT_NAME = "ckpt"
-SUM = tf.distribute.ReduceOp.SUM
 
 
-class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or Inf; training stopped without saving."""
+class NonFiniteLossError(UserError, RuntimeError):
+  """The loss became NaN or Inf; training stopped without saving (a
+  UserError: the message says what to change)."""
 
 
 @dataclasses.dataclass
@@ -51,122 +49,6 @@ class TrainResult:
   elapsed_secs: float
   resumed_from: Optional[str]
   already_complete: bool = False  # nothing to do: step >= the step count
-
-
-class Trainer:
-  """Model, optimizer, step counter and the compiled training step.
-
-  Build it inside nothing: it enters `strategy.scope()` itself.
-  """
-
-  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy):
-    self.config = config
-    self.strategy = strategy
-    self.num_replicas = strategy.num_replicas_in_sync
-    self.sync_batch_norm = self.num_replicas > 1
-    with strategy.scope():
-      # The run's own precision (not the caller's global Keras policy).
-      with mixed_precision(config.mixed_precision,
-                           config.strategy) as self.policy:
-        self.model = build_model(config.model, upsample_logits=False,
-                                 sync_batch_norm=self.sync_batch_norm)
-      self.step = tf.Variable(
-          0, dtype=tf.int64, trainable=False, name="global_step",
-          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-      self.schedule = schedules.from_config(config)
-      optimizer = keras.optimizers.SGD(
-          learning_rate=lambda: self.schedule(self.step),
-          momentum=config.momentum)
-      if self.policy == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-      self.optimizer = optimizer
-      self.variables = self._trained_variables()
-      self.optimizer.build(self.variables)
-    self.kernels = losses.decayed_kernels(self.model)
-    self.checkpoint = tf.train.Checkpoint(model=self.model,
-                                          optimizer=self.optimizer,
-                                          step=self.step)
-    self._step_fn = None
-
-  def _trained_variables(self):
-    """Trainable weights; with frozen BN (`fine_tune_batch_norm=False`) the
-    BN layers run on their moving statistics (Keras does that for
-    non-trainable BN) while gamma and beta still train, as in the
-    reference (is_training=False for BN only)."""
-    extra = []
-    for layer in self.model.layers:
-      if not isinstance(layer, keras.layers.BatchNormalization):
-        continue
-      if self.config.batch_norm_decay is not None:
-        layer.momentum = self.config.batch_norm_decay
-      if not self.config.fine_tune_batch_norm:
-        layer.trainable = False
-        extra += [layer.gamma, layer.beta]
-    return list(self.model.trainable_variables) + extra
-
-  # ----------------------------------------------------------- the step
-  def _replica_step(self, batch):
-    config = self.config
-    images, labels = batch["image"], tf.cast(batch["label"], tf.int32)
-    context = tf.distribute.get_replica_context()
-    with tf.GradientTape() as tape:
-      tape.watch([getattr(v, "value", v) for v in self.variables])
-      logits = self.model(images, training=True)
-      total, count = losses.segmentation_loss_sum(
-          logits, labels, num_classes=config.num_classes,
-          ignore_label=config.ignore_label,
-          upsample_logits=config.upsample_logits,
-          label_weights=config.label_weights,
-          top_k_percent_pixels=config.top_k_percent_pixels,
-          hard_example_mining_step=config.hard_example_mining_step,
-          step=self.step)
-      global_count = context.all_reduce(SUM, count)
-      data_loss = tf.math.divide_no_nan(total, global_count)
-      decay = losses.weight_decay_loss(self.kernels, config.weight_decay)
-      loss = data_loss + decay / float(self.num_replicas)
-      scaled = loss
-      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-        scaled = self.optimizer.scale_loss(loss)
-    grads = tape.gradient(scaled, self.variables)
-    self.optimizer.apply_gradients(zip(grads, self.variables))
-    full_logits = losses.match_logits_and_labels(logits, labels, True)[0]
-    predictions = tf.argmax(full_logits, axis=-1, output_type=tf.int32)
-    confusion = confusion_matrix(labels, predictions, config.num_classes,
-                                 config.ignore_label)
-    return {"loss": loss, "data_loss": data_loss, "confusion": confusion,
-            "predictions": predictions, "images": images, "labels": labels}
-
-  def train_step(self, distributed_batch):
-    """One step on a distributed batch; returns reduced scalars and the
-    per-replica images/labels/predictions."""
-    if self._step_fn is None:
-      @tf.function
-      def step_fn(batch):
-        out = self.strategy.run(self._replica_step, args=(batch,))
-        self.step.assign_add(1)
-        reduced = {k: self.strategy.reduce(SUM, out[k], axis=None)
-                   for k in ("loss", "data_loss", "confusion")}
-        reduced["learning_rate"] = self.schedule(self.step - 1)
-        for k in ("predictions", "images", "labels"):
-          reduced[k] = self.strategy.experimental_local_results(out[k])[0]
-        return reduced
-      self._step_fn = step_fn
-    return self._step_fn(distributed_batch)
-
-  def distribute(self, dataset_fn: Callable):
-    """Distributed dataset from `dataset_fn(input_context)`.
-
-    Batches are prefetched onto the devices only when they are GPUs/TPUs:
-    on CPUs that copy buys nothing, and tearing its iterator down at the
-    end of training blocked for 17-60 s (measured, TF 2.21, 2 cores).
-    """
-    devices = self.strategy.extended.worker_devices
-    on_accelerator = any(tf.DeviceSpec.from_string(d).device_type != "CPU"
-                         for d in devices)
-    options = tf.distribute.InputOptions(
-        experimental_fetch_to_device=on_accelerator)
-    return self.strategy.distribute_datasets_from_function(dataset_fn,
-                                                           options)
 
 
 def default_dataset_fn(config: TrainConfig):
@@ -185,7 +67,8 @@ def default_dataset_fn(config: TrainConfig):
   return dataset_fn
 
 
-def dataset_section(config: TrainConfig) -> dict:
+def train_dataset_section(config: TrainConfig) -> dict:
+  """The `dataset` section of a training run's deeplab_config.json."""
   section = {"name": config.dataset, "num_classes": config.num_classes,
              "ignore_label": config.ignore_label,
              "class_names": list(config.class_names),
@@ -209,7 +92,7 @@ def check_saved_config(config: TrainConfig):
     a, b = saved.to_dict(), config.model.to_dict()
     diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
             if a[k] != b[k]]
-    raise ValueError(
+    raise UserError(
         "--train_logdir=%s holds checkpoints of another model (%s); use a "
         "new --train_logdir or the same model flags"
         % (config.train_logdir, "; ".join(diff)))
@@ -255,6 +138,10 @@ def train(config: TrainConfig, *, strategy=None,
   strategy = strategy or make_strategy(config.strategy, config.tpu)
   chief = is_chief(strategy)
   prepare_logdir(config.train_logdir)
+  if dataset_fn is None and chief and defaults.is_embedded_run(config):
+    # Only the embedded default writes data, and only to its own location.
+    defaults.ensure_synthetic_dataset(config.dataset_dir,
+                                      seed=config.seed or 0)
   lock = LogdirLock(config.train_logdir).acquire() if chief else None
   try:
     if chief:
@@ -276,26 +163,10 @@ def prepare_logdir(logdir: str):
 
 def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   check_saved_config(config)
-  latest = _resume_checkpoint(config)
-  trainer = Trainer(config, strategy)
-  directory = _worker_dir(config, strategy)
-  manager = tf.train.CheckpointManager(
-      trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
-      checkpoint_name=CHECKPOINT_NAME)
-  resumed_from = _restore_or_initialize(config, trainer, latest)
-  if chief:
-    save_run_config(config.train_logdir, config.model,
-                    dataset_section(config), config.to_dict())
+  trainer, manager, directory, resumed_from = _set_up(config, strategy, chief)
   step = int(trainer.step.numpy())
   if step >= config.training_number_of_steps:
-    latest = manager.latest_checkpoint if chief else None
-    logging.info("training is already complete at step %d (%s; "
-                 "--training_number_of_steps=%d): nothing to do. Raise "
-                 "--training_number_of_steps to train on, or use a new "
-                 "--train_logdir", step, latest or config.train_logdir,
-                 config.training_number_of_steps)
-    return TrainResult(step, float("nan"), latest, 0.0, 0.0, 0.0,
-                       resumed_from, already_complete=True)
+    return _already_complete(config, manager, chief, step, resumed_from)
   logging.info("strategy %s: %d replica(s), global batch %d, synchronised "
                "BN %s, fine_tune_batch_norm %s", type(strategy).__name__,
                trainer.num_replicas, config.train_batch_size,
@@ -304,7 +175,6 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   summaries = TrainSummaries(config.train_logdir if chief else None,
                              config.colormap, config.class_names,
                              config.num_classes)
-  step = int(trainer.step.numpy())
   start_step, start_time = step, time.time()
   progress = Progress(step, config.training_number_of_steps,
                       config.train_batch_size)
@@ -313,38 +183,13 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   saved = resumed_from  # not manager.latest_checkpoint: it may be corrupt
   iterator = iter(dataset)
   while step < config.training_number_of_steps:
-    try:
-      batch = next(iterator)
-    except tf.errors.DataLossError as e:
-      summaries.flush()
-      raise record_read_error(config.dataset_dir, config.train_split,
-                              e) from None
-    out = trainer.train_step(batch)
+    out = trainer.train_step(_next_batch(iterator, config, summaries))
     step += 1
-    loss = float(out["loss"])
-    if not math.isfinite(loss):
-      summaries.flush()
-      raise NonFiniteLossError(
-          "loss is %s at step %d (data loss %s, learning rate %.3g): training "
-          "stopped without saving; the last good checkpoint is %s. Lower "
-          "--base_learning_rate, check the labels (values must be < "
-          "num_classes or the ignore label) or use --mixed_precision=none."
-          % (loss, step, float(out["data_loss"]),
-             float(out["learning_rate"]), saved))
+    loss = _finite_loss(out, step, saved, summaries)
     summaries.accumulate(out["confusion"].numpy())
     now = time.time()
     if step % config.log_steps == 0 or step == config.training_number_of_steps:
-      speed = progress.update(step)
-      accuracy, miou = summaries.write_scalars(
-          step, float(out["data_loss"]), loss, float(out["learning_rate"]),
-          progress.steps_per_sec,
-          progress.steps_per_sec * config.train_batch_size)
-      if chief:
-        logging.info("step %d/%d  loss %.4f (total %.4f)  lr %.3g  pixel acc "
-                     "%.3f  train mIoU %.3f  %s", step,
-                     config.training_number_of_steps,
-                     float(out["data_loss"]), loss,
-                     float(out["learning_rate"]), accuracy, miou, speed)
+      _log_step(config, chief, step, out, progress, summaries)
     if now - last_summary >= config.save_summaries_secs:
       summaries.write_images(step, out["images"], out["labels"],
                              out["predictions"])
@@ -359,13 +204,81 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
     saved = _save(manager, step, chief, directory)
   summaries.flush()
   elapsed = time.time() - start_time
-  steps_done = step - start_step
-  sps = steps_done / elapsed if elapsed > 0 else 0.0
+  sps = (step - start_step) / elapsed if elapsed > 0 else 0.0
   if not chief:
     shutil.rmtree(os.path.join(config.train_logdir, ".worker_tmp"),
                   ignore_errors=True)
   return TrainResult(step, loss, saved if chief else None, sps,
                      sps * config.train_batch_size, elapsed, resumed_from)
+
+
+def _set_up(config: TrainConfig, strategy, chief: bool):
+  """(trainer, checkpoint manager, its directory, resumed prefix): the
+  model resumed or initialised, and the run configuration saved."""
+  latest = _resume_checkpoint(config)
+  trainer = Trainer(config, strategy)
+  directory = _worker_dir(config, strategy)
+  manager = tf.train.CheckpointManager(
+      trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
+      checkpoint_name=CHECKPOINT_NAME)
+  resumed_from = _restore_or_initialize(config, trainer, latest)
+  if chief:
+    save_run_config(config.train_logdir, config.model,
+                    train_dataset_section(config), config.to_dict())
+  return trainer, manager, directory, resumed_from
+
+
+def _already_complete(config: TrainConfig, manager, chief: bool, step: int,
+                      resumed_from: Optional[str]) -> TrainResult:
+  latest = manager.latest_checkpoint if chief else None
+  logging.info("training is already complete at step %d (%s; "
+               "--training_number_of_steps=%d): nothing to do. Raise "
+               "--training_number_of_steps to train on, or use a new "
+               "--train_logdir", step, latest or config.train_logdir,
+               config.training_number_of_steps)
+  return TrainResult(step, float("nan"), latest, 0.0, 0.0, 0.0,
+                     resumed_from, already_complete=True)
+
+
+def _next_batch(iterator, config: TrainConfig, summaries):
+  """The next batch; a corrupt shard is a DataError naming the file."""
+  try:
+    return next(iterator)
+  except tf.errors.DataLossError as e:
+    summaries.flush()
+    raise record_read_error(config.dataset_dir, config.train_split,
+                            e) from None
+
+
+def _finite_loss(out, step: int, saved: Optional[str], summaries) -> float:
+  """The step's total loss; NonFiniteLossError (nothing saved) if NaN/Inf."""
+  loss = float(out["loss"])
+  if not math.isfinite(loss):
+    summaries.flush()
+    raise NonFiniteLossError(
+        "loss is %s at step %d (data loss %s, learning rate %.3g): training "
+        "stopped without saving; the last good checkpoint is %s. Lower "
+        "--base_learning_rate, check the labels (values must be < "
+        "num_classes or the ignore label) or use --mixed_precision=none."
+        % (loss, step, float(out["data_loss"]),
+           float(out["learning_rate"]), saved))
+  return loss
+
+
+def _log_step(config: TrainConfig, chief: bool, step: int, out, progress,
+              summaries):
+  """Scalar summaries and (on the chief) one console line."""
+  speed = progress.update(step)
+  accuracy, miou = summaries.write_scalars(
+      step, float(out["data_loss"]), float(out["loss"]),
+      float(out["learning_rate"]), progress.steps_per_sec,
+      progress.steps_per_sec * config.train_batch_size)
+  if chief:
+    logging.info("step %d/%d  loss %.4f (total %.4f)  lr %.3g  pixel acc "
+                 "%.3f  train mIoU %.3f  %s", step,
+                 config.training_number_of_steps, float(out["data_loss"]),
+                 float(out["loss"]), float(out["learning_rate"]), accuracy,
+                 miou, speed)
 
 
 def _save(manager, step: int, chief: bool, directory: str) -> str:

@@ -12,9 +12,11 @@ from typing import Any, Dict, Optional
 
 from deeplab_tf.config import (MOBILENET_VARIANTS, ModelOptions,
                                paper_atrous_rates)
-from deeplab_tf.data import LABEL_MAP_FILENAME, get_dataset_descriptor
+from deeplab_tf.data import (LABEL_MAP_FILENAME, DataError,
+                             get_dataset_descriptor)
 from deeplab_tf.data import tfds_source
 from deeplab_tf.data.builtin import bit_colormap
+from deeplab_tf.errors import ConfigError
 from deeplab_tf.training import defaults
 from deeplab_tf.training.config import TrainConfig
 
@@ -32,15 +34,17 @@ def parse_crop_size(value, flag: str = "train_crop_size"):
     value = value.split(",")
   if isinstance(value, int):
     value = [value, value]
+  text = (",".join(str(v) for v in value) if isinstance(value, (list, tuple))
+          else repr(value))
   try:
     size = tuple(int(v) for v in value)
   except (TypeError, ValueError):
-    raise ValueError("--%s=%r must be 'height,width'" % (flag, value)) from None
+    raise ConfigError("--%s=%s must be 'height,width'" % (flag, text)) from None
   if len(size) == 1:
     size = size * 2
   if len(size) != 2 or min(size) < 1:
-    raise ValueError("--%s=%r must be two positive integers 'height,width'"
-                     % (flag, value))
+    raise ConfigError("--%s=%s must be two positive integers 'height,width'"
+                      % (flag, text))
   return size
 
 
@@ -49,12 +53,16 @@ def parse_decoder_output_stride(value) -> Optional[int]:
     return None
   if isinstance(value, (list, tuple)):
     if len(value) != 1:
-      raise ValueError("--decoder_output_stride=%r: give one stride (4) or "
-                       "'none'" % (value,))
+      raise ConfigError("--decoder_output_stride=%r: give one stride (4) or "
+                        "'none'" % (value,))
     value = value[0]
   if str(value).lower() in ("none", "", "0"):
     return None
-  return int(value)
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError("--decoder_output_stride=%s: give one stride (4) or "
+                      "'none'" % value) from None
 
 
 def dataset_name(values: Dict[str, Any]) -> str:
@@ -67,15 +75,15 @@ def dataset_name(values: Dict[str, Any]) -> str:
   """
   directory = values.get("dataset_dir")
   if directory and not os.path.isdir(directory):
-    raise ValueError("--dataset_dir=%s does not exist or is not a directory"
-                     % directory)
+    raise ConfigError("--dataset_dir=%s does not exist or is not a directory"
+                      % directory)
   if values.get("dataset"):
     return values["dataset"]
   if not directory:
     return "synthetic"
   if os.path.isfile(os.path.join(directory, LABEL_MAP_FILENAME)):
     return directory
-  raise ValueError(
+  raise ConfigError(
       "--dataset_dir=%s has no %s, so its classes are unknown: pass "
       "--dataset=<built-in name or label-map file> (or add %s)"
       % (directory, LABEL_MAP_FILENAME, LABEL_MAP_FILENAME))
@@ -88,11 +96,11 @@ def check_dataset_dir_label_map(descriptor, dataset_dir: str):
     return
   try:
     found = get_dataset_descriptor(path)
-  except Exception as e:  # DataError
-    raise ValueError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
+  except DataError as e:
+    raise ConfigError("--dataset_dir=%s: %s" % (dataset_dir, e)) from None
   if (found.num_classes, found.ignore_label) != (descriptor.num_classes,
                                                   descriptor.ignore_label):
-    raise ValueError(
+    raise ConfigError(
         "--dataset=%s has %d classes (ignore label %d) but --dataset_dir=%s "
         "holds records of %s with %d classes (ignore label %d, %s); pass the "
         "matching --dataset or --dataset_dir"
@@ -120,23 +128,24 @@ def model_options(values: Dict[str, Any], preset: Dict[str, Any],
       model_variant=variant, num_classes=num_classes,
       output_stride=output_stride, atrous_rates=rates,
       decoder_output_stride=decoder,
-      aspp_with_separable_conv=values.get("aspp_with_separable_conv", True),
-      decoder_use_separable_conv=values.get("decoder_use_separable_conv",
-                                            True),
+      # Unset (None): the paper's separable ASPP and decoder.
+      aspp_with_separable_conv=values.get("aspp_with_separable_conv")
+      is not False,
+      decoder_use_separable_conv=values.get("decoder_use_separable_conv")
+      is not False,
       multi_grid=values.get("multi_grid"),
       crop_size=parse_crop_size(get("train_crop_size")))
   if variant in MOBILENET_VARIANTS:
     kwargs["depth_multiplier"] = float(get("depth_multiplier"))
     kwargs["divisible_by"] = values.get("divisible_by")  # zoo: entries
   elif values.get("depth_multiplier") not in (None, 1.0):
-    raise ValueError("--depth_multiplier only applies to mobilenet_v2")
+    raise ConfigError("--depth_multiplier only applies to mobilenet_v2")
   return ModelOptions(**kwargs)
 
 
-def train_config_from_values(values: Dict[str, Any],
-                             prepare_data: bool = True) -> TrainConfig:
-  """Builds and validates the TrainConfig; writes the synthetic dataset if
-  it is the dataset and is missing (when `prepare_data`)."""
+def train_config_from_values(values: Dict[str, Any]) -> TrainConfig:
+  """Builds and validates the TrainConfig. Nothing is written: the embedded
+  run's synthetic dataset is written by `loop.train` when it starts."""
   values = dict(values)
   name = dataset_name(values)
   preset = defaults.defaults_for(name)
@@ -146,26 +155,22 @@ def train_config_from_values(values: Dict[str, Any],
   tfds = tfds_source.is_tfds(name)
   stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
   if stray and not tfds:
-    raise ValueError("--%s only applies to --dataset=tfds:<name> (the "
-                     "dataset is %s)" % (stray[0], name))
+    raise ConfigError("--%s only applies to --dataset=tfds:<name> (the "
+                      "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
-    raise ValueError("--dataset_dir is required for --dataset=%s" % name)
-  if embedded and prepare_data:
-    # Only the embedded default writes data, and only to its own location.
-    defaults.ensure_synthetic_dataset(values["dataset_dir"],
-                                      seed=values.get("seed") or 0)
+    raise ConfigError("--dataset_dir is required for --dataset=%s" % name)
   try:
     descriptor = (tfds_source.descriptor_for(
         tfds_source.TfdsSource.from_values(name, values)) if tfds
                   else get_dataset_descriptor(name))
-  except Exception as e:  # DataError
-    raise ValueError("--dataset=%s: %s" % (name, e)) from None
+  except DataError as e:
+    raise ConfigError("--dataset=%s: %s" % (name, e)) from None
   if not embedded and not tfds and name != values["dataset_dir"]:
     check_dataset_dir_label_map(descriptor, values["dataset_dir"])
   num_classes = descriptor.num_classes
   class_names, colormap = descriptor.class_names, descriptor.colormap
   if values.get("num_classes") and values["num_classes"] < num_classes:
-    raise ValueError(
+    raise ConfigError(
         "--num_classes=%d is smaller than the %d classes of dataset %s: "
         "labels %d-%d would be silently ignored; drop --num_classes or "
         "relabel the data with a label map of %d classes"

@@ -14,6 +14,8 @@ import math
 import keras
 import tensorflow as tf
 
+from deeplab_tf.training.config import LEARNING_POLICIES
+
 
 @keras.saving.register_keras_serializable(package="deeplab_tf")
 class DeepLabLearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -27,9 +29,9 @@ class DeepLabLearningRate(keras.optimizers.schedules.LearningRateSchedule):
                slow_start_step: int = 0,
                slow_start_learning_rate: float = 1e-4,
                slow_start_burnin_type: str = "none"):
-    if learning_policy not in ("poly", "step", "cosine"):
-      raise ValueError("learning_policy=%r: choose poly, step or cosine"
-                       % learning_policy)
+    if learning_policy not in LEARNING_POLICIES:
+      raise ValueError("learning_policy=%r: choose one of %s"
+                       % (learning_policy, ", ".join(LEARNING_POLICIES)))
     self.base_learning_rate = float(base_learning_rate)
     self.learning_policy = learning_policy
     self.training_number_of_steps = int(training_number_of_steps)

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf.evaluation.metrics import metrics_from_confusion
-from deeplab_tf.evaluation.visualization import colorize
+from deeplab_tf.evaluation.label_colors import colorize
 from deeplab_tf.tensorboard import write_images, write_scalar
 
 

@@ -77,7 +77,9 @@ def main(argv=None) -> int:
       print("%s: %s" % (e.name, zoo.checkpoint(e.name,
                                                cache_dir=args.cache_dir)))
   except zoo.ZooError as e:
-    print("python -m deeplab_tf.zoo: %s" % e, file=sys.stderr)
+    # One line, exit status 1: the convention of every CLI (deeplab_tf/cli.py;
+    # argparse reports a bad command line the same way, with status 2).
+    print("python -m deeplab_tf.zoo: error: %s" % e, file=sys.stderr)
     return 1
   return 0
 

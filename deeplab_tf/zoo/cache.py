@@ -31,6 +31,8 @@ import tempfile
 import warnings
 from typing import Optional
 
+from deeplab_tf.atomic_io import current_umask, swap_directory
+from deeplab_tf.errors import UserError
 from deeplab_tf.run_config import CONFIG_FILENAME
 from deeplab_tf.zoo.registry import BACKBONE, ZooEntry
 
@@ -39,7 +41,7 @@ URL_ENV = "DEEPLAB_TF_ZOO_URL"
 TF1_SUBDIR = "tf1"   # backbone entries keep their TF1 checkpoint here
 
 
-class ZooError(ValueError):
+class ZooError(UserError):
   """A zoo request that cannot be served; the message names the entry and,
   for download problems, the URL and the file."""
 
@@ -131,25 +133,10 @@ def _download_and_extract(entry: ZooEntry, staging: str):
   return indexes[0][:-len(".index")], target
 
 
-def _current_umask() -> int:
-  """The process umask, read without changing it where Linux allows (a
-  set-and-restore would briefly affect other threads)."""
-  try:
-    with open("/proc/self/status") as f:
-      for line in f:
-        if line.startswith("Umask:"):
-          return int(line.split()[1], 8)
-  except OSError:
-    pass
-  umask = os.umask(0o022)
-  os.umask(umask)
-  return umask
-
-
 def _apply_umask(path: str):
   """Staging directories are created private (mkdtemp); give the published
   tree the permissions the user's umask asks for."""
-  umask = _current_umask()
+  umask = current_umask()
   for parent, dirs, files in os.walk(path):
     os.chmod(parent, 0o777 & ~umask)
     for name in files:
@@ -160,10 +147,11 @@ def _convert(entry: ZooEntry, prefix: str, tarball: str, staging: str
              ) -> str:
   """Strict load into the registry's model, then a run directory."""
   from deeplab_tf.run_config import save_run_config  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.tf1_convert import convert_tf1_checkpoint, dataset_section  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
+                                      descriptor_dataset_section)
   backbone_only = entry.kind == BACKBONE
   opts = entry.options
-  dataset = dataset_section(
+  dataset = descriptor_dataset_section(
       "pascal_voc_seg" if backbone_only else entry.dataset, opts.num_classes)
   out = os.path.join(staging, "run")
   try:
@@ -215,9 +203,7 @@ def ensure_converted(entry: ZooEntry, cache_dir: Optional[str] = None) -> str:
       prefix, tarball = _download_and_extract(entry, staging)
       out = _convert(entry, prefix, tarball, staging)
       _apply_umask(out)
-      if os.path.exists(final):  # not complete: never published by us
-        shutil.rmtree(final)
-      os.replace(out, final)
+      swap_directory(out, final)  # an incomplete `final` is replaced
     finally:
       shutil.rmtree(staging, ignore_errors=True)
   logging.info("zoo: %s converted and cached in %s", entry.name, final)

@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from deeplab_tf.run_config import atomic_write_bytes
+from deeplab_tf.atomic_io import atomic_write_bytes
 
 
 Color = Tuple[int, int, int]

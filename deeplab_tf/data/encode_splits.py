@@ -1,4 +1,5 @@
-"""What every builder does once it has found its image/label pairs."""
+"""Encoding image/label pairs and writing the splits: what every dataset
+builder (`builders.py`) does once it has found its pairs."""
 
 import dataclasses
 import os

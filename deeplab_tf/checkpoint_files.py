@@ -1,4 +1,15 @@
-"""Finding the newest *intact* checkpoint of a directory.
+"""Which checkpoint a path means, what kind it is, its step, and whether
+it reads in full.
+
+  * `resolve_checkpoint_prefix`: any checkpoint path (a prefix, a train.py
+    directory, an unpacked model-zoo tarball holding one `model.ckpt`) ->
+    its prefix; `is_tf1_checkpoint`: name-based (TF1 Saver) or object-based
+    (TF2, train.py);
+  * `intact_checkpoint_prefix`: a train.py run directory -> its newest
+    checkpoint that reads in full (see below), or a prefix, verified;
+  * `prefix_step`: the N of a `ckpt-N` prefix; `trained_step`: the
+    training step a checkpoint stores (`step` of train.py, `global_step` of
+    TF1), else `prefix_step`.
 
 A checkpoint is read in full before it is used: every tensor of
 `<prefix>.index` / `<prefix>.data-*` is read through TensorFlow's bundle
@@ -13,21 +24,77 @@ import logging
 import os
 import re
 import shutil
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
+from deeplab_tf.errors import UserError
+
+
 _STEP_RE = re.compile(r"-(\d+)$")
 _TEMP_RE = re.compile(r"^.+-\d+_temp$")
+# The key under which a TF2 (object-based) checkpoint stores its object
+# graph; TF1 (name-based) checkpoints have none.
+TF2_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
-class CorruptCheckpointError(ValueError):
+class CorruptCheckpointError(UserError):
   """A checkpoint's files are missing, truncated or corrupt."""
 
 
-def _step(prefix: str) -> int:
-  match = _STEP_RE.search(prefix)
-  return int(match.group(1)) if match else -1
+def prefix_step(prefix: str) -> Optional[int]:
+  """The N of a `<name>-N` checkpoint prefix, or None."""
+  match = _STEP_RE.search(os.path.basename(prefix))
+  return int(match.group(1)) if match else None
+
+
+def trained_step(prefix: str) -> Optional[int]:
+  """The training step stored in a checkpoint (train.py's `step`, TF1's
+  `global_step`), else its `prefix_step`."""
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for key in ("step/.ATTRIBUTES/VARIABLE_VALUE", "global_step"):
+      if reader.has_tensor(key):
+        return int(reader.get_tensor(key))
+  except (tf.errors.NotFoundError, ValueError):
+    pass
+  return prefix_step(prefix)
+
+
+def resolve_checkpoint_prefix(checkpoint: str) -> str:
+  """A checkpoint prefix from a prefix or a directory (the `checkpoint`
+  state file's latest; else the directory's only `*.index`: model-zoo
+  tarballs unpack to a directory holding `model.ckpt.index` / `.data-*`).
+  Nothing is read or verified."""
+  if tf.io.gfile.isdir(checkpoint):
+    prefix = tf.train.latest_checkpoint(checkpoint)
+    if prefix is not None:
+      return prefix
+    indexes = sorted(tf.io.gfile.glob(os.path.join(checkpoint, "*.index")))
+    if len(indexes) == 1:
+      return indexes[0][:-len(".index")]
+    if not indexes:
+      raise FileNotFoundError("no checkpoint (*.index) in directory %s"
+                              % checkpoint)
+    raise UserError("directory %s holds several checkpoints (%s); pass a "
+                    "prefix" % (checkpoint, ", ".join(indexes)))
+  if not tf.io.gfile.exists(checkpoint + ".index"):
+    raise FileNotFoundError("checkpoint %s not found (no %s.index)"
+                            % (checkpoint, checkpoint))
+  return checkpoint
+
+
+def is_tf1_checkpoint(checkpoint: str) -> bool:
+  """True for name-based (TF1 Saver) checkpoints, False for TF2 object-based
+  ones (which carry an object graph). `checkpoint`: a prefix or directory."""
+  prefix = resolve_checkpoint_prefix(checkpoint)
+  names = {name for name, _ in tf.train.list_variables(prefix)}
+  return TF2_OBJECT_GRAPH_KEY not in names
+
+
+def _newest_first(prefix: str) -> int:
+  step = prefix_step(prefix)
+  return -1 if step is None else step
 
 
 def checkpoint_prefixes(directory: str) -> List[str]:
@@ -44,7 +111,7 @@ def checkpoint_prefixes(directory: str) -> List[str]:
   indexed = [os.path.join(directory, name[:-len(".index")])
              for name in tf.io.gfile.listdir(directory)
              if name.endswith(".index")]
-  rest = sorted(set(listed + indexed), key=_step, reverse=True)
+  rest = sorted(set(listed + indexed), key=_newest_first, reverse=True)
   for prefix in rest:
     if prefix not in found:
       found.append(prefix)
@@ -101,6 +168,15 @@ def newest_intact_checkpoint(directory: str) -> Tuple[str, List[str]]:
     return prefix, skipped
   raise CorruptCheckpointError("no intact checkpoint in %s: %s"
                                % (directory, "; ".join(skipped)))
+
+
+def intact_checkpoint_prefix(checkpoint_dir_or_prefix: str) -> str:
+  """A train.py directory's newest intact checkpoint prefix (newer,
+  unreadable ones are skipped with a warning), or a prefix, verified."""
+  if tf.io.gfile.isdir(checkpoint_dir_or_prefix):
+    return newest_intact_checkpoint(checkpoint_dir_or_prefix)[0]
+  verify_checkpoint(checkpoint_dir_or_prefix)
+  return checkpoint_dir_or_prefix
 
 
 def remove_stale_temporaries(directory: str) -> List[str]:

@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from deeplab_tf.evaluation import cityscapes
-from deeplab_tf.evaluation.visualization import colorize, overlay, save_png
+from deeplab_tf.evaluation.label_colors import colorize, overlay, save_png
 
 
 def safe_name(filename) -> str:
