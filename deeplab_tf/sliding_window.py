@@ -11,11 +11,15 @@ accumulated weight.
 
 Memory is bounded by the window, not the image: windows run in batches of
 `batch_size` per image, and the accumulator only holds one band of rows,
-[window height, image width, classes]. A band's rows that no later window
+[window height, strip width, classes]. A band's rows that no later window
 touches are final; they are turned into labels (and, if asked for,
-probabilities) and leave the accumulator. Everything is TensorFlow ops
-(`tf.while_loop`), so the same code runs eagerly, in `tf.function`, and in
-an exported SavedModel that does not need deeplab_tf.
+probabilities) and leave the accumulator. Images wider than `STRIP_WIDTH`
+are cut into column strips, each run the same way; a window on a strip
+border runs in both strips, so the result is the same as one pass.
+
+Everything is TensorFlow ops (`tf.while_loop`), so the same code runs
+eagerly, in `tf.function`, and in an exported SavedModel that does not need
+deeplab_tf.
 
 When one window covers the image (height and width <= the window), the
 result is exactly `inference.predict_labels` with `crop_size=window_size`.
@@ -33,6 +37,11 @@ from deeplab_tf.errors import ConfigError
 WEIGHTINGS = ("uniform", "gaussian")
 # Gaussian window weight: sigma = window / 8 per axis (nnU-Net's choice).
 GAUSSIAN_SIGMA_SCALE = 1.0 / 8.0
+# The accumulator holds one band of rows at most about this many columns
+# wide (plus a window): a wider image is cut into column strips whose
+# border windows run in both neighbours, so memory does not grow with the
+# width either, and the result is the same as one pass.
+STRIP_WIDTH = 2048
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +160,7 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
   weight = (gaussian_weight(band_h, band_w) if window.weighting == "gaussian"
             else tf.ones([band_h, band_w], tf.float32))
   chunk = window.batch_size
+  per_strip = max(1, STRIP_WIDTH // window.window_stride[1])
 
   def predict_windows(y, cols):
     """Probabilities * weight of windows at row y, columns cols:
@@ -170,63 +180,98 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     # -> [k, bw, bh, B, C]: scattered into the accumulator along width.
     return index, tf.transpose(probs, [1, 3, 2, 0, 4])
 
-  def add_row(y, acc, count):
-    """Adds every window of the row starting at y into acc [W, bh, B, C]."""
+  def add_row(y, strip_xs, x0, acc, count):
+    """Adds the windows of the row starting at y whose columns start at
+    strip_xs into acc [strip width, bh, B, C] (column x0 first)."""
     def body(j, acc, count):
-      cols = xs[j * chunk:(j + 1) * chunk]
+      cols = strip_xs[j * chunk:(j + 1) * chunk]
       index, probs = predict_windows(y, cols)
-      flat = tf.reshape(index, [-1, 1])
+      flat = tf.reshape(index - x0, [-1, 1])
       acc = tf.tensor_scatter_nd_add(
           acc, flat, tf.reshape(probs, [-1, band_h, batch, num_classes]))
       w = tf.tile(tf.transpose(weight)[tf.newaxis], [tf.shape(cols)[0], 1, 1])
       count = tf.tensor_scatter_nd_add(count, flat,
                                        tf.reshape(w, [-1, band_h]))
       return j + 1, acc, count
-    num_chunks = (num_cols + chunk - 1) // chunk
+    num_chunks = (tf.size(strip_xs) + chunk - 1) // chunk
     _, acc, count = tf.while_loop(lambda j, *_: j < num_chunks, body,
                                   (tf.constant(0), acc, count))
     return acc, count
 
   def emit(acc, count, rows):
-    """Labels [rows, B, W] (and probabilities [rows, B, W, C]) of the
+    """Labels [rows, B, w] (and probabilities [rows, B, w, C]) of the
     first `rows` accumulator rows."""
     if not return_probabilities:
       # The count is one positive number per pixel, so the arg max needs no
       # division: no probability-sized copy of the band is made.
       labels = tf.argmax(acc[:, :rows], -1, output_type=tf.int32)
-      return tf.transpose(labels, [1, 2, 0]), None       # [rows, B, W]
+      return tf.transpose(labels, [1, 2, 0]), None       # [rows, B, w]
     probs = acc[:, :rows] / count[:, :rows, tf.newaxis, tf.newaxis]
-    probs = tf.transpose(probs, [1, 2, 0, 3])            # [rows, B, W, C]
+    probs = tf.transpose(probs, [1, 2, 0, 3])            # [rows, B, w, C]
     return tf.argmax(probs, -1, output_type=tf.int32), probs
 
-  def row_body(i, acc, count, labels_ta, probs_ta):
-    acc, count = add_row(ys[i], acc, count)
-    last = i + 1 >= num_rows
-    # Rows before the next window's start are final.
-    done = tf.where(last, band_h,
-                    ys[tf.minimum(i + 1, num_rows - 1)] - ys[i])
-    labels, probs = emit(acc, count, done)
-    labels_ta = labels_ta.write(i, labels)
-    if return_probabilities:
-      probs_ta = probs_ta.write(i, probs)
-    # Shift the final rows out, zeros in (shapes stay the loop's invariants).
-    acc = tf.ensure_shape(
-        tf.pad(acc[:, done:], [[0, 0], [0, done], [0, 0], [0, 0]]), acc.shape)
-    count = tf.ensure_shape(tf.pad(count[:, done:], [[0, 0], [0, done]]),
-                            count.shape)
-    return i + 1, acc, count, labels_ta, probs_ta
+  def predict_strip(strip_xs, x0, x1):
+    """Labels [H, B, x1 - x0] (and probabilities) of image columns
+    [x0, x1) from the windows starting at strip_xs (which cover them)."""
+    def row_body(i, acc, count, labels_ta, probs_ta):
+      acc, count = add_row(ys[i], strip_xs, x0, acc, count)
+      last = i + 1 >= num_rows
+      # Rows before the next window's start are final.
+      done = tf.where(last, band_h,
+                      ys[tf.minimum(i + 1, num_rows - 1)] - ys[i])
+      labels, probs = emit(acc, count, done)
+      labels_ta = labels_ta.write(i, labels)
+      if return_probabilities:
+        probs_ta = probs_ta.write(i, probs)
+      # Shift the final rows out, zeros in (shapes stay loop invariants).
+      acc = tf.ensure_shape(
+          tf.pad(acc[:, done:], [[0, 0], [0, done], [0, 0], [0, 0]]),
+          acc.shape)
+      count = tf.ensure_shape(tf.pad(count[:, done:], [[0, 0], [0, done]]),
+                              count.shape)
+      return i + 1, acc, count, labels_ta, probs_ta
 
-  acc = tf.zeros([width, band_h, batch, num_classes], tf.float32)
-  count = tf.zeros([width, band_h], tf.float32)
-  labels_ta = tf.TensorArray(tf.int32, size=num_rows, infer_shape=False)
-  probs_ta = tf.TensorArray(tf.float32, size=num_rows, infer_shape=False)
-  _, _, _, labels_ta, probs_ta = tf.while_loop(
-      lambda i, *_: i < num_rows, row_body,
-      (tf.constant(0), acc, count, labels_ta, probs_ta))
-  labels = tf.transpose(labels_ta.concat(), [1, 0, 2])  # [B, H, W]
+    acc = tf.zeros([x1 - x0, band_h, batch, num_classes], tf.float32)
+    count = tf.zeros([x1 - x0, band_h], tf.float32)
+    labels_ta = tf.TensorArray(tf.int32, size=num_rows, infer_shape=False)
+    probs_ta = tf.TensorArray(tf.float32, size=num_rows, infer_shape=False)
+    _, _, _, labels_ta, probs_ta = tf.while_loop(
+        lambda i, *_: i < num_rows, row_body,
+        (tf.constant(0), acc, count, labels_ta, probs_ta))
+    return labels_ta.concat(), (probs_ta.concat() if return_probabilities
+                                else None)
+
+  def strip_body(s, labels_ta, probs_ta):
+    """Strip s owns the columns from its first window's start to the next
+    strip's (0 and the width at the ends); it runs every window touching
+    them, so a border window runs in both strips and the result equals one
+    pass over the whole width."""
+    first = s * per_strip
+    end = tf.minimum(first + per_strip, num_cols)
+    own0 = tf.where(s == 0, 0, xs[first])
+    own1 = tf.where(end >= num_cols, width, xs[tf.minimum(end, num_cols - 1)])
+    lo = tf.reduce_sum(tf.cast(xs + band_w <= own0, tf.int32))
+    hi = tf.reduce_sum(tf.cast(xs < own1, tf.int32))
+    x0, x1 = xs[lo], xs[hi - 1] + band_w
+    labels, probs = predict_strip(xs[lo:hi], x0, x1)
+    # [H, B, w] -> the owned columns first: [owned, B, H] for the concat.
+    labels_ta = labels_ta.write(s, tf.transpose(
+        labels[:, :, own0 - x0:own1 - x0], [2, 1, 0]))
+    if return_probabilities:
+      probs_ta = probs_ta.write(s, tf.transpose(
+          probs[:, :, own0 - x0:own1 - x0], [2, 1, 0, 3]))
+    return s + 1, labels_ta, probs_ta
+
+  num_strips = (num_cols + per_strip - 1) // per_strip
+  labels_ta = tf.TensorArray(tf.int32, size=num_strips, infer_shape=False)
+  probs_ta = tf.TensorArray(tf.float32, size=num_strips, infer_shape=False)
+  _, labels_ta, probs_ta = tf.while_loop(
+      lambda s, *_: s < num_strips, strip_body,
+      (tf.constant(0), labels_ta, probs_ta))
+  labels = tf.transpose(labels_ta.concat(), [1, 2, 0])  # [B, H, W]
   labels = tf.ensure_shape(labels, [None, None, None])
   if not return_probabilities:
     return labels
-  probabilities = tf.transpose(probs_ta.concat(), [1, 0, 2, 3])
+  probabilities = tf.transpose(probs_ta.concat(), [1, 2, 0, 3])
   return labels, tf.ensure_shape(probabilities,
                                  [None, None, None, num_classes])

@@ -55,9 +55,14 @@ def test_one_window_equals_whole_image_exactly(tiny, size, scales, flip):
           scales=scales, add_flipped_images=flip).numpy())
 
 
-def test_accumulation_equals_a_brute_force_loop(tiny):
+@pytest.mark.parametrize("strip_width", [sw.STRIP_WIDTH, 100, 50])
+def test_accumulation_equals_a_brute_force_loop(tiny, strip_width,
+                                                monkeypatch):
   """Windows at 0/40/80/85 x 0/50/100/135, batches of 3, Gaussian weights,
-  against an independent numpy accumulation of the same windows."""
+  against an independent numpy accumulation of the same windows; in one
+  pass over the width, and in column strips of 2 and 1 windows (border
+  windows run in both strips)."""
+  monkeypatch.setattr(sw, "STRIP_WIDTH", strip_width)
   opts, model = tiny
   image = np.random.default_rng(2).integers(0, 256, (1, 150, 200, 3),
                                             np.uint8)
