@@ -115,8 +115,9 @@ def checkpoint_prefixes(directory: str) -> List[str]:
   for prefix in rest:
     if prefix not in found:
       found.append(prefix)
-  return [p if os.path.isabs(p) else os.path.join(directory, p)
-          for p in found]
+  # get_checkpoint_state already joins the state file's relative paths with
+  # `directory` (joining again broke relative directories: runs/default).
+  return found
 
 
 def verify_checkpoint(prefix: str):

@@ -33,3 +33,18 @@ def test_resolve_checkpoint_prefix_of_a_zoo_directory(tmp_path):
     cf.resolve_checkpoint_prefix(str(tmp_path))
   with pytest.raises(FileNotFoundError, match="no .*index"):
     cf.resolve_checkpoint_prefix(str(tmp_path / "missing"))
+
+
+def test_a_relative_run_directory_gives_its_own_checkpoints(tmp_path,
+                                                            monkeypatch):
+  """`python train.py && python eval.py` use the relative runs/default:
+  the prefixes must be runs/default/ckpt-N, not the directory twice."""
+  monkeypatch.chdir(tmp_path)
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(w=tf.Variable(1.0)), "runs/default", max_to_keep=2,
+      checkpoint_name="ckpt")
+  manager.save(checkpoint_number=1)
+  manager.save(checkpoint_number=2)
+  assert cf.checkpoint_prefixes("runs/default") == [
+      "runs/default/ckpt-2", "runs/default/ckpt-1"]
+  assert cf.intact_checkpoint_prefix("runs/default") == "runs/default/ckpt-2"
