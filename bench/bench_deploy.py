@@ -47,30 +47,20 @@ def _median(times):
   return round(1000.0 * statistics.median(times), 1)
 
 
-def _random_bn(model, seed=0):
-  import keras  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(seed)
-  for bn in model.layers:
-    if isinstance(bn, keras.layers.BatchNormalization):
-      c = bn.moving_mean.shape[-1]
-      bn.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
-                      rng.normal(0, 0.2, c), rng.uniform(0.5, 2.0, c)])
-
-
 def latency(args, report):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from deeplab_tf.config import ModelOptions  # pylint: disable=g-import-not-at-top
   from deeplab_tf.export import optimize, saved_model, serving  # pylint: disable=g-import-not-at-top
   from deeplab_tf.model import build_model  # pylint: disable=g-import-not-at-top
+  from tests.helpers import random_bn_statistics  # pylint: disable=g-import-not-at-top
   image = tf.constant(np.random.default_rng(0).integers(
       0, 256, (1, 513, 513, 3), np.uint8))
   cases = {}
   for name in args.models:
     opts = ModelOptions(**MODELS[name])
     model = build_model(opts, upsample_logits=False)
-    _random_bn(model)
+    random_bn_statistics(model)
 
     def module(m, opts=opts):
       return serving.DeepLabServingModule(

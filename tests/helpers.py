@@ -2,9 +2,12 @@
 shared fixtures are in conftest.py). Test modules import from this module,
 never from each other or from conftest.py."""
 
+import contextlib
 import importlib.util
 import io
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -251,3 +254,35 @@ def score_val_split(model, records, mean_pixel, crop=(513, 513)):
                             & (label != 255)))
     cm += metrics.confusion_matrix_np(label, probs.argmax(-1), 21, 255)
   return cm, near_ties
+
+
+@contextlib.contextmanager
+def script_in_fresh_process(tmp_path, text: str, *args, timeout=600):
+  """Runs `text` as a Python script in a new process (cwd `tmp_path`, so
+  the checkout is not on its path) while the body computes the expected
+  result; asserts that the script exits 0."""
+  script = tmp_path / "fresh_process.py"
+  script.write_text(text)
+  proc = subprocess.Popen([sys.executable, str(script)] + [str(a) for a in args],
+                          cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  try:
+    yield proc
+    _, stderr = proc.communicate(timeout=timeout)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  assert proc.returncode == 0, stderr[-3000:]
+
+
+def random_bn_statistics(model, seed=0):
+  """Random BatchNorm gamma, beta, mean and variance (folding and latency
+  checks need statistics that are not the identity)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  for bn in model.layers:
+    if isinstance(bn, keras.layers.BatchNormalization):
+      c = bn.moving_mean.shape[-1]
+      bn.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
+                      rng.normal(0, 0.2, c), rng.uniform(0.5, 2.0, c)])

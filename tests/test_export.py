@@ -130,22 +130,13 @@ def test_saved_model_in_fresh_process_matches_keras(exported, tmp_path):
   assert np.abs(originals[0].astype(int) - voc[0]).mean() < 3.0
   np.savez(tmp_path / "in.npz", batches=np.array(batches, dtype=object),
            encoded=np.array(encoded, dtype=object))
-  script = tmp_path / "serve.py"
-  script.write_text(FRESH_PROCESS)
-  served = subprocess.Popen(
-      [sys.executable, str(script), exported["report"]["saved_model"],
-       str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  try:  # the Keras labels are computed while that process runs
+  with H.script_in_fresh_process(
+      tmp_path, FRESH_PROCESS, exported["report"]["saved_model"],
+      tmp_path / "in.npz", tmp_path / "out.npz"):
+    # The Keras labels are computed while that process runs.
     expected = [np.stack([keras_labels(exported, image) for image in batch])
                 for batch in batches]
     expected_bytes = [keras_labels(exported, image) for image in originals]
-    _, stderr = served.communicate(timeout=600)
-  finally:
-    if served.poll() is None:
-      served.kill()
-      served.wait()
-  assert served.returncode == 0, stderr[-3000:]
   out = np.load(tmp_path / "out.npz")
   for i in range(len(batches)):
     assert out["labels_%d" % i].dtype == np.int32

@@ -10,8 +10,6 @@ authors' logits.
 """
 
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -107,35 +105,17 @@ def test_large_image_signature_in_a_fresh_process(exported, tmp_path):
                          0)[np.newaxis]
   assert large.shape == (1, 720, 960, 3)
   np.save(tmp_path / "in.npy", large)
-  script = tmp_path / "serve.py"
-  script.write_text(FRESH_PROCESS)
-  served = subprocess.Popen(
-      [sys.executable, str(script), exported["report"]["saved_model"],
-       str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
-      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  try:  # the expected labels are computed while that process runs
+  with H.script_in_fresh_process(
+      tmp_path, FRESH_PROCESS, exported["report"]["saved_model"],
+      tmp_path / "in.npy", tmp_path / "out.npy"):
+    # The expected labels are computed while that process runs.
     window = sw.SlidingWindow(WINDOW, STRIDE, batch_size=2)
     expected = tf.function(lambda x: sw.predict_sliding(
         model, x, window=window, mean_pixel=opts.mean_pixel,
         num_classes=opts.num_classes))(tf.constant(large)).numpy()
-    _, stderr = served.communicate(timeout=600)
-  finally:
-    if served.poll() is None:
-      served.kill()
-      served.wait()
-  assert served.returncode == 0, stderr[-3000:]
   labels = np.load(tmp_path / "out.npy")
   assert labels.dtype == np.int32 and labels.shape == (1, 720, 960)
   assert np.mean(labels == expected) >= 0.999
-
-
-def _random_bn_statistics(model, seed=0):
-  rng = np.random.default_rng(seed)
-  for bn in model.layers:
-    if isinstance(bn, keras.layers.BatchNormalization):
-      c = bn.moving_mean.shape[-1]
-      bn.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
-                      rng.normal(0, 0.2, c), rng.uniform(0.5, 2.0, c)])
 
 
 @pytest.mark.parametrize("opts", [
@@ -148,7 +128,7 @@ def _random_bn_statistics(model, seed=0):
                          ids=["mobilenet_v2", "resnet_v1_50_beta"])
 def test_folded_equals_unfolded(opts):
   model = build_model(opts, upsample_logits=False)
-  _random_bn_statistics(model)
+  H.random_bn_statistics(model)
   batch_norms = [l.name for l in model.layers
                  if isinstance(l, keras.layers.BatchNormalization)]
   pairs = fold.foldable_pairs(model)
