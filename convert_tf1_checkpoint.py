@@ -39,14 +39,14 @@ flags.DEFINE_boolean("skip_logits", False, "Do not load the logits (another "
 flags.DEFINE_boolean("backbone_only", False, "Load only the backbone "
                      "(ImageNet checkpoints).")
 
-MODEL_FLAGS = cli_flags.MODEL_FLAGS + ("add_image_level_feature", "crop_size")
+MODEL_FLAGS = cli_flags.MODEL_FLAGS + ("add_image_level_feature",)
 
 
 def main(argv):
   del argv
-  from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
-                                      descriptor_dataset_section,
-                                      options_from_flag_values)
+  from deeplab_tf.data.data_config import as_size  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import (checkpoint_descriptor,  # pylint: disable=g-import-not-at-top
+                                      convert_tf1_checkpoint, tf1_run_config)
   from deeplab_tf.tf1_inspect import recorded_options  # pylint: disable=g-import-not-at-top
 
   for name in ("tf1_checkpoint", "output_dir"):
@@ -57,22 +57,23 @@ def main(argv):
   if FLAGS.num_classes is None and FLAGS.dataset:
     # The dataset's class count is the model's unless the checkpoint's
     # logits are loaded (then they decide, and must agree with it).
-    values["num_classes"] = descriptor_dataset_section(
-        FLAGS.dataset, None)["num_classes"]
+    values["num_classes"] = checkpoint_descriptor(FLAGS.dataset,
+                                                  None).num_classes
     if not new_logits and "num_classes" in recorded_options(
         FLAGS.tf1_checkpoint):
       del values["num_classes"]
   # A contradicting flag, a missing checkpoint, a non-empty --output_dir:
   # one line, no traceback (cli.run).
-  opts = options_from_flag_values(FLAGS.tf1_checkpoint, values,
-                                  ignore_logits=new_logits)
-  dataset = descriptor_dataset_section(FLAGS.dataset, opts.num_classes)
+  run = tf1_run_config(
+      FLAGS.tf1_checkpoint, values, FLAGS.dataset, ignore_logits=new_logits,
+      crop_size=as_size(FLAGS.crop_size, "crop_size") if FLAGS.crop_size
+      else None)
   prefix, report = convert_tf1_checkpoint(
-      FLAGS.tf1_checkpoint, FLAGS.output_dir, opts, dataset,
+      FLAGS.tf1_checkpoint, FLAGS.output_dir, run,
       skip_logits=FLAGS.skip_logits, backbone_only=FLAGS.backbone_only)
   print("wrote %s (%s, %d classes; %d variables from %s)"
-        % (prefix, opts.model_variant, opts.num_classes, len(report.loaded),
-           report.checkpoint))
+        % (prefix, run.model.model_variant, run.model.num_classes,
+           len(report.loaded), report.checkpoint))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Evaluates train.py checkpoints (flags -> one EvalConfig -> evaluator).
+"""Evaluates train.py checkpoints (flags -> one RunConfig -> evaluator).
 
 The model and dataset come from `<checkpoint_dir>/deeplab_config.json`, so
 no model flag is needed; a model flag that conflicts with it is an error.
@@ -10,8 +10,9 @@ change. With no flags it evaluates runs/default (the embedded run).
     --output_stride=8 --eval_scales=0.5,0.75,1.0,1.25,1.5,1.75 \
     --add_flipped_images
 
-An authors' TF1 model-zoo checkpoint is evaluated directly with
---tf_initial_checkpoint; the model flags then describe it:
+An authors' TF1 model-zoo checkpoint is evaluated directly, in memory, with
+--tf_initial_checkpoint; what it records (classes, backbone, ASPP branches,
+decoder) is read from it and the model flags describe the rest:
 
   python eval.py --tf_initial_checkpoint=xception65_voc/model.ckpt \
     --dataset=pascal_voc_seg --dataset_dir=tfrecord --eval_logdir=eval_zoo \
@@ -83,20 +84,6 @@ def tfds_source_from_flags():
       name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
 
 
-def convert_tf1_for_eval(model_flags, eval_logdir):
-  """Converts --tf_initial_checkpoint into <eval_logdir>/tf1_converted."""
-  from deeplab_tf.tf1_convert import convert_from_flag_values
-  if FLAGS.checkpoint_dir:
-    raise app.UsageError("give --checkpoint_dir or --tf_initial_checkpoint, "
-                         "not both")
-  return convert_from_flag_values(
-      FLAGS.tf_initial_checkpoint, os.path.join(eval_logdir, "tf1_converted"),
-      dict(model_flags, output_stride=FLAGS.output_stride,
-           atrous_rates=FLAGS.atrous_rates,
-           train_crop_size=FLAGS.eval_crop_size),
-      _tf1_dataset(), FLAGS.dataset_dir, overwrite=True)
-
-
 def _tf1_dataset():
   """--dataset for a TF1 checkpoint (a TFDS dataset's descriptor)."""
   source = tfds_source_from_flags()
@@ -117,11 +104,46 @@ def zoo_run_for_eval(name, model_flags):
   return run_dir_for_flag(FLAGS.tf_initial_checkpoint, model_flags)
 
 
+def _size_flag(name):
+  """A 'height,width' flag as a pair, None when unset."""
+  from deeplab_tf.data.data_config import as_size
+  return as_size(FLAGS[name].value, name) if FLAGS[name].value else None
+
+
+def eval_fields_from_flags():
+  """The EvalConfig fields the flags set (besides checkpoint and crop),
+  with `sliding`: the window settings of --inference_mode=sliding."""
+  try:
+    scales = tuple(float(s) for s in FLAGS.eval_scales)
+    widths = tuple(int(w) for w in FLAGS.trimap_widths)
+  except ValueError as e:
+    raise app.UsageError("--eval_scales / --trimap_widths: %s" % e) from None
+  sliding = None
+  if FLAGS.inference_mode == "sliding":
+    sliding = {"window_size": _size_flag("window_size"),
+               "window_stride": _size_flag("window_stride"),
+               "batch_size": FLAGS.window_batch_size,
+               "weighting": FLAGS.window_weighting}
+  elif FLAGS.window_size or FLAGS.window_stride:
+    raise app.UsageError("--window_size / --window_stride only apply with "
+                         "--inference_mode=sliding")
+  return dict(
+      eval_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
+      eval_batch_size=FLAGS.eval_batch_size, trimap_widths=widths,
+      vis_logdir=FLAGS.vis_logdir, vis_max_images=FLAGS.vis_max_images,
+      also_save_raw_predictions=FLAGS.also_save_raw_predictions,
+      convert_to_cityscapes_label_ids=FLAGS.convert_to_cityscapes_label_ids,
+      max_number_of_evaluations=FLAGS.max_number_of_evaluations,
+      eval_interval_secs=FLAGS.eval_interval_secs,
+      eval_timeout_secs=FLAGS.eval_timeout_secs, sliding=sliding)
+
+
 def config_from_flags():
-  from deeplab_tf.evaluation.config import eval_config_from_checkpoint
+  """Flags -> a validated RunConfig with its eval section."""
+  from deeplab_tf.evaluation import resolve
   from deeplab_tf.training.defaults import DEFAULT_TRAIN_LOGDIR
-  from deeplab_tf.training.resolve import (parse_crop_size,
-                                           parse_decoder_output_stride)
+  from deeplab_tf.training.resolve import parse_decoder_output_stride
+  from deeplab_tf.zoo.flags import zoo_name
   checkpoint_dir = (FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
                     or DEFAULT_TRAIN_LOGDIR)
   eval_logdir = FLAGS.eval_logdir or os.path.join(
@@ -129,15 +151,23 @@ def config_from_flags():
       else os.path.dirname(checkpoint_dir), "eval")
   model_flags = {name: FLAGS[name].value for name in MODEL_FLAGS
                  if FLAGS[name].present}
-  from deeplab_tf.zoo.flags import zoo_name
   zoo = zoo_name(FLAGS.tf_initial_checkpoint)
+  if FLAGS.tf_initial_checkpoint and not zoo:
+    if FLAGS.checkpoint_dir:
+      raise app.UsageError("give --checkpoint_dir or --tf_initial_checkpoint, "
+                           "not both")
+    # Evaluated in memory: the model it records, the flags for the rest.
+    return resolve.eval_run_from_tf1(
+        FLAGS.tf_initial_checkpoint, eval_logdir,
+        model_values=dict(model_flags, output_stride=FLAGS.output_stride,
+                          atrous_rates=FLAGS.atrous_rates),
+        dataset=FLAGS.dataset, dataset_dir=FLAGS.dataset_dir,
+        tfds=tfds_source_from_flags(), eval_split=FLAGS.eval_split,
+        crop_size=_size_flag("eval_crop_size"), **eval_fields_from_flags())
   if zoo:
     eval_logdir = FLAGS.eval_logdir or os.path.join("runs", "zoo", zoo, "eval")
     checkpoint_dir = zoo_run_for_eval(zoo, model_flags)
     model_flags = {}  # checked against the registry above
-  elif FLAGS.tf_initial_checkpoint:
-    checkpoint_dir = convert_tf1_for_eval(model_flags, eval_logdir)
-    model_flags = {}  # they described the TF1 model; nothing to check
   elif FLAGS.dataset and not tfds_source_from_flags():
     raise app.UsageError("--dataset=%s: the dataset comes from the "
                          "checkpoint's configuration; --dataset only "
@@ -146,37 +176,16 @@ def config_from_flags():
   if "decoder_output_stride" in model_flags:
     model_flags["decoder_output_stride"] = parse_decoder_output_stride(
         model_flags["decoder_output_stride"])
-  try:
-    scales = tuple(float(s) for s in FLAGS.eval_scales)
-    widths = tuple(int(w) for w in FLAGS.trimap_widths)
-  except ValueError as e:
-    raise app.UsageError("--eval_scales / --trimap_widths: %s" % e) from None
-  window = {"window_size": parse_crop_size(FLAGS.window_size, "window_size")
-            if FLAGS.window_size else None,
-            "window_stride": parse_crop_size(FLAGS.window_stride,
-                                             "window_stride")
-            if FLAGS.window_stride else None}
-  return eval_config_from_checkpoint(
-      checkpoint_dir, eval_logdir, inference_mode=FLAGS.inference_mode,
-      window_batch_size=FLAGS.window_batch_size,
-      window_weighting=FLAGS.window_weighting, **window,
+  return resolve.eval_run_from_checkpoint(
+      checkpoint_dir, eval_logdir,
       overrides={"output_stride": FLAGS.output_stride,
                  "atrous_rates": FLAGS.atrous_rates,
                  "dataset_dir": FLAGS.dataset_dir,
                  "tfds": tfds_source_from_flags(),
                  "tfds_data_dir": FLAGS.tfds_data_dir,
-                 "eval_crop_size": parse_crop_size(
-                     FLAGS.eval_crop_size, "eval_crop_size")
-                 if FLAGS.eval_crop_size else None},
+                 "eval_crop_size": _size_flag("eval_crop_size")},
       model_flags=model_flags, eval_split=FLAGS.eval_split,
-      eval_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
-      eval_batch_size=FLAGS.eval_batch_size, trimap_widths=widths,
-      vis_logdir=FLAGS.vis_logdir, vis_max_images=FLAGS.vis_max_images,
-      also_save_raw_predictions=FLAGS.also_save_raw_predictions,
-      convert_to_cityscapes_label_ids=FLAGS.convert_to_cityscapes_label_ids,
-      max_number_of_evaluations=FLAGS.max_number_of_evaluations,
-      eval_interval_secs=FLAGS.eval_interval_secs,
-      eval_timeout_secs=FLAGS.eval_timeout_secs)
+      **eval_fields_from_flags())
 
 
 def main(argv):
@@ -184,8 +193,9 @@ def main(argv):
     raise app.UsageError("unexpected arguments: %s" % " ".join(argv[1:]))
   from deeplab_tf.evaluation import evaluator
   # A bad flag, path or input: one line, no traceback (cli.run).
-  config = config_from_flags()
-  result = evaluator.run(config)
+  run = config_from_flags()
+  result = evaluator.run(run)
+  config = run.eval
   print("mIoU %.4f  pixel accuracy %.4f  (step %s, %d images) -> %s"
         % (result["miou"], result["pixel_accuracy"], result["step"],
            result["num_images"],

@@ -12,8 +12,9 @@ on uint8 images and `serving_bytes` on encoded JPEG/PNG strings), the
 `deeplab_<variant>_<H>x<W>.tflite` files and `export_report.json` with the
 parity checks against the Keras model; exits 1 if a check fails.
 
-An authors' TF1 model-zoo checkpoint is exported directly; the model flags
-describe it (unset ones are the paper's xception_65 OS16 decoder 4):
+An authors' TF1 model-zoo checkpoint is exported directly, in memory; what
+it records (classes, backbone, ASPP branches, decoder) is read from it and
+the model flags describe the rest (unset: the paper's OS16, decoder 4):
 
   python export.py --tf_initial_checkpoint=xception65_voc/model.ckpt \
     --dataset=pascal_voc_seg --decoder_output_stride=4 \
@@ -37,7 +38,7 @@ cli_flags.define("output_stride")
 flags.DEFINE_list("inference_scales", ["1.0"], "Multi-scale inference "
                   "scales baked into the SavedModel, e.g. 0.5,0.75,1,1.25.")
 cli_flags.define("add_flipped_images", "crop_size")
-cli_flags.define_choice("padding", "crop", "deeplab_tf.export.lib:PADDINGS",
+cli_flags.define_choice("padding", "crop", "deeplab_tf.export.config:PADDINGS",
                         "'crop': pad to the crop with the mean pixel like "
                         "evaluation; 'none': run the SavedModel at each "
                         "image's own size.")
@@ -89,25 +90,25 @@ TF1_MODEL_FLAGS = tuple(n for n in cli_flags.MODEL_FLAGS
                         if n != "output_stride") + ("dataset",)
 
 
-def tf1_checkpoint_dir(tmp_dir):
-  """Converts --tf_initial_checkpoint into a run directory under tmp_dir."""
+def tf1_run():
+  """The checkpoint and RunConfig of --tf_initial_checkpoint: a zoo name's
+  cached run directory (its saved configuration), or an authors' TF1
+  checkpoint exported in memory (what it records, the flags for the rest)."""
   from deeplab_tf.zoo.flags import run_dir_for_flag, zoo_name  # pylint: disable=g-import-not-at-top
   if zoo_name(FLAGS.tf_initial_checkpoint):  # the cached converted run
     return run_dir_for_flag(FLAGS.tf_initial_checkpoint, [
-        n for n in TF1_MODEL_FLAGS if FLAGS[n].present])
-  from deeplab_tf.tf1_convert import convert_from_flag_values  # pylint: disable=g-import-not-at-top
+        n for n in TF1_MODEL_FLAGS if FLAGS[n].present]), None
+  from deeplab_tf.checkpoint_files import resolve_checkpoint_prefix  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import tf1_run_config  # pylint: disable=g-import-not-at-top
   values = {name: FLAGS[name].value for name in TF1_MODEL_FLAGS
             if FLAGS[name].present and name != "dataset"}
-  values.update(output_stride=FLAGS.output_stride,
-                train_crop_size=FLAGS.crop_size)
+  values.update(output_stride=FLAGS.output_stride)
   source = tfds_source_from_flags()
-  dataset = FLAGS.dataset
-  if source is not None:
-    from deeplab_tf.data.tfds_source import descriptor_for  # pylint: disable=g-import-not-at-top
-    dataset = descriptor_for(source)
-  return convert_from_flag_values(
-      FLAGS.tf_initial_checkpoint, os.path.join(tmp_dir, "run"), values,
-      dataset, FLAGS.dataset_dir)
+  prefix = resolve_checkpoint_prefix(FLAGS.tf_initial_checkpoint)
+  return prefix, tf1_run_config(
+      prefix, values, None if source else FLAGS.dataset,
+      dataset_dir=FLAGS.dataset_dir, tfds=source,
+      crop_size=_size("crop_size"))
 
 flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 flags.DEFINE_integer("max_image_pixels", 4096 * 4096, "Largest height x "
@@ -140,8 +141,7 @@ def main(argv):
         "only describe a --tf_initial_checkpoint"
         % (", --".join(given), FLAGS.checkpoint_dir))
   check_paths()
-  with tempfile.TemporaryDirectory(prefix="deeplab_export_") as tmp:
-    return export(tmp)
+  return export()
 
 
 def check_paths():
@@ -167,38 +167,45 @@ def check_paths():
         FLAGS.export_dir, e.strerror or e)) from None
 
 
-def _int_pair(values, name):
-  """'H,W' (or one value for both) -> (H, W); None stays None."""
-  if not values:
+def _size(name):
+  """A 'height,width' flag as a pair (None when unset)."""
+  from deeplab_tf.data.data_config import as_size  # pylint: disable=g-import-not-at-top
+  return as_size(FLAGS[name].value, name) if FLAGS[name].value else None
+
+
+def _window():
+  """The SlidingWindow of the window flags (None: no serving_sliding)."""
+  from deeplab_tf.sliding_window import SlidingWindow  # pylint: disable=g-import-not-at-top
+  if not FLAGS.window_size:
+    if FLAGS.window_stride:
+      raise app.UsageError("--window_stride needs --window_size (the sliding "
+                           "window of the serving_sliding signature)")
     return None
-  try:
-    pair = [int(v) for v in values]
-  except ValueError:
-    raise app.UsageError("--%s=%s: expected integers height,width"
-                         % (name, ",".join(values))) from None
-  return tuple(pair * 2 if len(pair) == 1 else pair)
+  return SlidingWindow(_size("window_size"),
+                       _size("window_stride"),
+                       FLAGS.window_batch_size, FLAGS.window_weighting)
 
 
-def export(tmp_dir):
+def export():
   """Builds the ExportConfig from the flags and runs the export; a bad flag,
   path or input raises (one line from cli.run), failed parity checks too."""
-  from deeplab_tf.export.lib import (  # pylint: disable=g-import-not-at-top
-      FAILED_REPORT_FILENAME, ExportConfig, run_export)
+  from deeplab_tf.export.config import ExportConfig  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.export.lib import FAILED_REPORT_FILENAME, run_export  # pylint: disable=g-import-not-at-top
   from deeplab_tf.errors import UserError  # pylint: disable=g-import-not-at-top
   try:
     scales = [float(s) for s in FLAGS.inference_scales]
-    crop_size = [int(c) for c in FLAGS.crop_size] if FLAGS.crop_size else None
   except ValueError as e:
-    raise app.UsageError("--inference_scales / --crop_size: %s" % e) from None
+    raise app.UsageError("--inference_scales: %s" % e) from None
   variants = ({"tflite_variants": tuple(FLAGS.tflite_variants)}
               if FLAGS.tflite_variants else {})
-  checkpoint_dir = (tf1_checkpoint_dir(tmp_dir) if FLAGS.tf_initial_checkpoint
-                    else FLAGS.checkpoint_dir)
+  checkpoint, run = ((FLAGS.checkpoint_dir, None) if FLAGS.checkpoint_dir
+                     else tf1_run())
   config = ExportConfig(
-      checkpoint_dir=checkpoint_dir, export_dir=FLAGS.export_dir,
+      checkpoint=checkpoint, export_dir=FLAGS.export_dir,
       version=FLAGS.version, output_stride=FLAGS.output_stride,
       inference_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
-      crop_size=crop_size, padding=FLAGS.padding, tflite=FLAGS.tflite,
+      crop_size=_size("crop_size"),
+      padding=FLAGS.padding, tflite=FLAGS.tflite,
       tflite_input_dtype=FLAGS.tflite_input_dtype,
       tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,
       tflite_input_size=FLAGS.tflite_input_size,
@@ -210,12 +217,8 @@ def export(tmp_dir):
       tfds_source=tfds_source_from_flags(),
       onnx=FLAGS.onnx, onnx_opset=FLAGS.onnx_opset,
       fold_batch_norm=FLAGS.fold_batch_norm,
-      precision=FLAGS.serving_precision,
-      window_size=_int_pair(FLAGS.window_size, "window_size"),
-      window_stride=_int_pair(FLAGS.window_stride, "window_stride"),
-      window_batch_size=FLAGS.window_batch_size,
-      window_weighting=FLAGS.window_weighting, **variants)
-  report = run_export(config)
+      precision=FLAGS.serving_precision, window=_window(), **variants)
+  report = run_export(config, run=run)
   if not report["passed"]:
     raise UserError("parity checks failed, nothing was published; see %s "
                     "(--noverify exports without the checks)" % os.path.join(

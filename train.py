@@ -1,4 +1,4 @@
-"""Trains DeepLabv3+ (flags -> one TrainConfig -> deeplab_tf.training).
+"""Trains DeepLabv3+ (flags -> one RunConfig -> deeplab_tf.training).
 
 Flag names are the authors' (research/deeplab/train.py), so their command
 lines carry over. With no flags at all it writes the synthetic dataset to
@@ -94,7 +94,7 @@ flags.DEFINE_integer("num_cpu_devices", None,
 
 
 def config_from_flags():
-  """Flags -> a validated TrainConfig (writes the synthetic data if needed)."""
+  """Flags -> a validated RunConfig (model, data and train sections)."""
   from deeplab_tf.training import resolve
   values = {name: FLAGS[name].value for name in resolve.TRAIN_FLAG_NAMES
             if name in FLAGS}
@@ -107,7 +107,7 @@ def config_from_flags():
     from deeplab_tf.tf1_inspect import train_flag_values
     values = train_flag_values(init, values, restore_head=(
         FLAGS.initialize_last_layer or FLAGS.last_layers_contain_logits_only))
-  return resolve.train_config_from_values(values)
+  return resolve.run_config_from_values(values)
 
 
 def _is_tf1_checkpoint(checkpoint):

@@ -64,7 +64,7 @@ def latency(args, report):
 
     def module(m, opts=opts):
       return serving.DeepLabServingModule(
-          m, crop_size=opts.crop_size, mean_pixel=opts.mean_pixel,
+          m, crop_size=(513, 513), mean_pixel=opts.mean_pixel,
           num_classes=opts.num_classes)
     plain = module(model)
     cases[(name, "keras_tf_function")] = plain.serve_images
@@ -172,7 +172,7 @@ def train_camvid(args) -> str:
 def miou(args, report):
   """mIoU whole vs sliding (window = the 257 training crop) on CamVid val."""
   from deeplab_tf.evaluation import evaluator  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.evaluation.config import eval_config_from_checkpoint  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint  # pylint: disable=g-import-not-at-top
   run = args.camvid_run or train_camvid(args)
   rows = []
   for mode, window, stride, weighting in (
@@ -181,10 +181,11 @@ def miou(args, report):
       ("sliding", (257, 257), (171, 171), "gaussian"),
       ("sliding", (257, 257), (257, 257), "uniform")):
     name = "%s_%s_%s" % (mode, stride[0] if stride else "", weighting)
-    config = eval_config_from_checkpoint(
+    config = eval_run_from_checkpoint(
         run, os.path.join(args.work_dir, "eval_" + name),
-        inference_mode=mode, window_size=window, window_stride=stride,
-        window_weighting=weighting)
+        sliding=None if mode == "whole" else {
+            "window_size": window, "window_stride": stride,
+            "weighting": weighting})
     result = evaluator.run(config)
     rows.append({"mode": mode, "window": window, "stride": stride,
                  "weighting": weighting, "miou": round(result["miou"], 4),

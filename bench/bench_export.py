@@ -56,7 +56,7 @@ def bench_tflite(results):
   from deeplab_tf.model import build_model  # pylint: disable=g-import-not-at-top
   for size in (int(s) for s in FLAGS.sizes):
     opts = ModelOptions(model_variant="mobilenet_v2", atrous_rates=None,
-                        decoder_output_stride=None, crop_size=(size, size))
+                        decoder_output_stride=None)
     model = build_model(opts, upsample_logits=False)
     calibration = [s["image"][None].astype(np.float32) for s in
                    export_lib.synthetic_images(8, (size, size))]
@@ -91,7 +91,7 @@ def bench_xception(results):
   full = build_model(opts)
   full.set_weights(native.get_weights())
   module = serving.DeepLabServingModule(
-      native, crop_size=opts.crop_size, mean_pixel=opts.mean_pixel,
+      native, crop_size=(513, 513), mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes)
   path = saved_model_lib.write_saved_model(
       module, os.path.join(FLAGS.out, "xception_65"), 1, overwrite=True)

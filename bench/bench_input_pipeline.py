@@ -74,7 +74,7 @@ def bench_model(crop, batch, steps, warmup):
   """Median images/s of MobileNetV2 (zoo config) training steps."""
   opts = ModelOptions(model_variant="mobilenet_v2", atrous_rates=None,
                       decoder_output_stride=None,
-                      num_classes=CAMVID.num_classes, crop_size=(crop, crop))
+                      num_classes=CAMVID.num_classes)
   model = build_model(opts, input_shape=(crop, crop, 3))
   optimizer = keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9)
   rng = np.random.default_rng(0)

@@ -93,13 +93,14 @@ def sliding_vs_whole(run, frames, window):
   from deeplab_tf import sliding_window as sw  # pylint: disable=g-import-not-at-top
   from deeplab_tf.evaluation import metrics  # pylint: disable=g-import-not-at-top
   from deeplab_tf.model import build_model  # pylint: disable=g-import-not-at-top
-  opts, _, _ = run_config.load_run_config(run)
+  saved = run_config.load_run_config(run)
+  opts, crop = saved.model, saved.data.crop_size
   model = build_model(opts, upsample_logits=False)
   run_config.restore_model(model, run)
-  window = window or opts.crop_size
+  window = window or crop
   modes = {
       "whole": tf.function(lambda x: inference.predict_labels(
-          model, x, crop_size=opts.crop_size, mean_pixel=opts.mean_pixel)),
+          model, x, crop_size=crop, mean_pixel=opts.mean_pixel)),
   }
   for weighting in sw.WEIGHTINGS:
     settings = sw.SlidingWindow(window, None, weighting=weighting)

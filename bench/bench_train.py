@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deeplab_tf.config import ModelOptions  # noqa: E402
 from deeplab_tf.data import get_dataset_descriptor  # noqa: E402
+from deeplab_tf.data.data_config import Augmentation, DataConfig  # noqa: E402
+from deeplab_tf.run_config import RunConfig  # noqa: E402
 from deeplab_tf.training.config import TrainConfig  # noqa: E402
 
 
@@ -39,27 +41,26 @@ def camvid_records(camvid_dir: str, out_dir: str) -> str:
   return out_dir
 
 
-def camvid_config(args, data_dir, logdir, steps) -> TrainConfig:
+def camvid_config(args, data_dir, logdir, steps) -> RunConfig:
   d = get_dataset_descriptor("camvid")
   crop = (args.crop, args.crop)
   if getattr(args, "model_variant", "mobilenet_v2") == "xception_65":
     # The paper's model: ASPP 6/12/18 and the decoder at stride 4.
     model = ModelOptions(model_variant="xception_65",
-                         num_classes=d.num_classes, crop_size=crop)
+                         num_classes=d.num_classes)
   else:
     model = ModelOptions(model_variant="mobilenet_v2",
                          num_classes=d.num_classes, atrous_rates=None,
                          decoder_output_stride=4,
-                         depth_multiplier=args.depth_multiplier,
-                         crop_size=crop)
-  return TrainConfig(
-      model=model, dataset="camvid", dataset_dir=data_dir,
-      ignore_label=d.ignore_label, class_names=d.class_names,
-      colormap=d.colormap, train_batch_size=args.batch_size,
-      base_learning_rate=args.learning_rate, training_number_of_steps=steps,
-      min_scale_factor=0.5, max_scale_factor=1.5, batch_norm_decay=0.99,
+                         depth_multiplier=args.depth_multiplier)
+  data = DataConfig(descriptor=d, dataset_dir=data_dir, crop_size=crop,
+                    augmentation=Augmentation(min_scale_factor=0.5,
+                                              max_scale_factor=1.5))
+  return RunConfig(model=model, data=data, train=TrainConfig(
+      train_batch_size=args.batch_size, base_learning_rate=args.learning_rate,
+      training_number_of_steps=steps, batch_norm_decay=0.99,
       train_logdir=logdir, save_interval_secs=300, save_summaries_secs=300,
-      log_steps=50, seed=0)
+      log_steps=50, seed=0))
 
 
 def xception_throughput(batch_size: int, steps: int) -> dict:
@@ -67,9 +68,11 @@ def xception_throughput(batch_size: int, steps: int) -> dict:
   import tensorflow as tf
   from deeplab_tf.training.loop import Trainer
   from deeplab_tf.training.strategy import make_strategy
-  model = ModelOptions(model_variant="xception_65", num_classes=21)
-  config = TrainConfig(model=model, train_batch_size=batch_size,
-                       train_logdir="/tmp/unused")
+  config = RunConfig(
+      model=ModelOptions(model_variant="xception_65", num_classes=21),
+      data=DataConfig(descriptor=get_dataset_descriptor("pascal_voc_seg")),
+      train=TrainConfig(train_batch_size=batch_size,
+                        train_logdir="/tmp/unused"))
   trainer = Trainer(config, make_strategy("one_device"))
   rng = np.random.RandomState(0)
   batch = {"image": rng.uniform(0, 255, (batch_size, 513, 513, 3)).astype(
@@ -107,7 +110,7 @@ def main():
   logging.getLogger().setLevel(logging.INFO)
   import tensorflow as tf
   from deeplab_tf.evaluation import evaluator
-  from deeplab_tf.evaluation.config import eval_config_from_checkpoint
+  from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint
   from deeplab_tf.training import loop
   os.makedirs(args.work_dir, exist_ok=True)
   report = {"device": "CPU (%d cores visible)" % os.cpu_count(),
@@ -125,7 +128,7 @@ def main():
                  calib.steps_per_sec, steps, args.budget_minutes)
     logdir = os.path.join(args.work_dir, "camvid_run_%d" % int(time.time()))
     result = loop.train(camvid_config(args, data_dir, logdir, steps))
-    metrics = evaluator.run(eval_config_from_checkpoint(
+    metrics = evaluator.run(eval_run_from_checkpoint(
         logdir, os.path.join(logdir, "eval")))
     report["camvid"] = {
         "model": "mobilenet_v2 dm %g, OS16, decoder 4, no ASPP rates"

@@ -67,9 +67,10 @@ class ModelOptions:
       default (8 when depth_multiplier == 1, else 1).
     aspp_convs_filters: channels of every ASPP branch and the projection.
     decoder_filters: channels of the two decoder 3x3 convs.
-    crop_size: the training / evaluation crop [height, width]; the model
-      itself accepts any size, the crop is used to check that the atrous
-      rates fit the feature map and by inference helpers to pad inputs.
+
+  The model accepts any input size, so the crop is not a model option: it
+  is data (`DataConfig.crop_size`, `EvalConfig.crop_size`), checked against
+  the model with `check_crop`.
   """
   model_variant: str = "xception_65"
   num_classes: int = 21
@@ -85,7 +86,6 @@ class ModelOptions:
   divisible_by: Optional[int] = None
   aspp_convs_filters: int = 256
   decoder_filters: int = 256
-  crop_size: Tuple[int, int] = (513, 513)
 
   def __post_init__(self):
     # Normalise sequences so that equal configurations compare (and hash)
@@ -93,7 +93,6 @@ class ModelOptions:
     rates = _as_tuple(self.atrous_rates)
     object.__setattr__(self, "atrous_rates", rates if rates else None)
     object.__setattr__(self, "multi_grid", _as_tuple(self.multi_grid))
-    object.__setattr__(self, "crop_size", _as_tuple(self.crop_size))
     dos = self.decoder_output_stride
     if isinstance(dos, (list, tuple)):
       if len(dos) > 1:
@@ -119,23 +118,9 @@ class ModelOptions:
       raise ConfigError(
           "output_stride=%r: %s can only produce output strides %s"
           % (self.output_stride, self.model_variant, SUPPORTED_OUTPUT_STRIDES))
-    if self.crop_size is None or len(self.crop_size) != 2 or min(
-        self.crop_size) < 1:
-      raise ConfigError("crop_size=%r must be [height, width] of positive "
-                        "integers" % (self.crop_size,))
-    if self.atrous_rates is not None:
-      rates = self.atrous_rates
-      if any(r < 1 for r in rates):
-        raise ConfigError("atrous_rates=%r must be positive" % (rates,))
-      feature = min((c - 1) // self.output_stride + 1 for c in self.crop_size)
-      if max(rates) >= feature:
-        raise ConfigError(
-            "atrous_rates=%r do not fit output_stride=%d: at crop %s the "
-            "feature map is %d pixels, so a rate >= %d sees only padding; "
-            "the paper uses %s at output_stride %d"
-            % (rates, self.output_stride, list(self.crop_size), feature,
-               feature, paper_atrous_rates(self.output_stride),
-               self.output_stride))
+    if self.atrous_rates is not None and min(self.atrous_rates) < 1:
+      raise ConfigError("atrous_rates=%r must be positive"
+                        % (self.atrous_rates,))
     if self.decoder_output_stride is not None:
       if self.decoder_output_stride not in SUPPORTED_DECODER_OUTPUT_STRIDES:
         raise ConfigError("decoder_output_stride=%r must be one of %s or None"
@@ -162,6 +147,27 @@ class ModelOptions:
     for name in ("aspp_convs_filters", "decoder_filters"):
       if getattr(self, name) < 1:
         raise ConfigError("%s must be positive" % name)
+
+  def check_crop(self, crop_size, flag: str = "train_crop_size"):
+    """ConfigError naming `flag` when the model cannot use `crop_size`: a
+    crop below the output stride, or atrous rates that see only padding."""
+    if min(crop_size) < self.output_stride:
+      raise ConfigError(
+          "--%s=%d,%d is smaller than --output_stride=%d: the network would "
+          "see less than one feature pixel; use a larger crop (the paper "
+          "uses 513,513)" % ((flag,) + tuple(crop_size)
+                             + (self.output_stride,)))
+    if self.atrous_rates is None:
+      return
+    feature = min((c - 1) // self.output_stride + 1 for c in crop_size)
+    if max(self.atrous_rates) >= feature:
+      raise ConfigError(
+          "atrous_rates=%r do not fit output_stride=%d: at --%s=%d,%d the "
+          "feature map is %d pixels, so a rate >= %d sees only padding; "
+          "the paper uses %s at output_stride %d"
+          % ((self.atrous_rates, self.output_stride, flag) + tuple(crop_size)
+             + (feature, feature, paper_atrous_rates(self.output_stride),
+                self.output_stride)))
 
   # --------------------------------------------------------------- derived
   @property

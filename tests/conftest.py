@@ -82,13 +82,13 @@ def voc_export(tmp_path_factory, voc_run):
   {"report", "dir" (holds "serving"), "run_dir" (voc_run's), "config",
    "opts", "model", "data"}."""
   from deeplab_tf.export import lib as export_lib  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.sliding_window import SlidingWindow  # pylint: disable=g-import-not-at-top
   tmp = tmp_path_factory.mktemp("voc_export")
   config = export_lib.ExportConfig(
-      checkpoint_dir=str(voc_run["dir"]), export_dir=str(tmp / "serving"),
+      checkpoint=str(voc_run["dir"]), export_dir=str(tmp / "serving"),
       tflite=True, num_representative=4, num_parity=3,
-      onnx=helpers.onnx_available(), window_size=helpers.EXPORT_WINDOW,
-      window_stride=helpers.EXPORT_STRIDE,
-      window_batch_size=2)
+      onnx=helpers.onnx_available(), window=SlidingWindow(
+          helpers.EXPORT_WINDOW, helpers.EXPORT_STRIDE, batch_size=2))
   report = export_lib.run_export(config, log=lambda *_: None)
   before = _listing(tmp)
   yield dict(voc_run, report=report, dir=tmp, run_dir=voc_run["dir"],

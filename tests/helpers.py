@@ -67,33 +67,52 @@ def make_golden_checkpoint(prefix) -> str:
 
 
 # ------------------------------------------------------------ tiny models
-def tiny_options(num_classes=3, crop=65, depth_multiplier=0.25, filters=16):
+def tiny_options(num_classes=3, depth_multiplier=0.25, filters=16):
   """A small MobileNetV2 DeepLabv3+ (decoder at stride 4, no ASPP 3x3
   branches)."""
   from deeplab_tf.config import ModelOptions  # pylint: disable=g-import-not-at-top
   return ModelOptions(model_variant="mobilenet_v2", num_classes=num_classes,
-                      atrous_rates=None, crop_size=(crop, crop),
-                      depth_multiplier=depth_multiplier,
+                      atrous_rates=None, depth_multiplier=depth_multiplier,
                       aspp_convs_filters=filters, decoder_filters=filters)
 
 
 def voc_tiny_options():
-  """The tiny VOC model: 21 classes, crop 129, depth 0.5, 32 filters."""
-  return tiny_options(VOC_CLASSES, crop=VOC_CROP[0], depth_multiplier=0.5,
-                      filters=32)
+  """The tiny VOC model: 21 classes, depth 0.5, 32 filters (crop VOC_CROP)."""
+  return tiny_options(VOC_CLASSES, depth_multiplier=0.5, filters=32)
 
 
-def tiny_config(logdir, num_classes=3, **kwargs):
-  """A TrainConfig of the tiny model: 4 steps of batch 2, no periodic
-  saves or summaries."""
-  from deeplab_tf.training.config import TrainConfig  # pylint: disable=g-import-not-at-top
-  defaults = dict(model=tiny_options(num_classes), ignore_label=IGNORE,
-                  train_batch_size=2, base_learning_rate=0.02,
+def tiny_data(num_classes=3, crop=65, name="", dataset_dir=""):
+  """A DataConfig of numbered classes (ignore label 255) at `crop`; a
+  built-in `name` brings its own classes."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data import get_dataset_descriptor
+  from deeplab_tf.data.data_config import DataConfig, generic_descriptor
+  descriptor = (get_dataset_descriptor(name) if name
+                else generic_descriptor("", num_classes, IGNORE))
+  return DataConfig(descriptor=descriptor, dataset_dir=str(dataset_dir),
+                    crop_size=(crop, crop))
+
+
+def tiny_run(model, data, **train):
+  """A RunConfig of `model` and `data` with train settings `train` (None:
+  no train section)."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.run_config import RunConfig
+  from deeplab_tf.training.config import TrainConfig
+  return RunConfig(model=model, data=data,
+                   train=TrainConfig(**train) if train else None)
+
+
+def tiny_config(logdir, num_classes=3, model=None, crop=65, **kwargs):
+  """A RunConfig of the tiny model: 4 steps of batch 2, no periodic
+  saves or summaries (`kwargs`: TrainConfig fields)."""
+  defaults = dict(train_batch_size=2, base_learning_rate=0.02,
                   training_number_of_steps=4, train_logdir=str(logdir),
                   save_interval_secs=1e9, save_summaries_secs=1e9,
                   log_steps=2, batch_norm_decay=0.9, seed=1)
   defaults.update(kwargs)
-  return TrainConfig(**defaults)
+  return tiny_run(model or tiny_options(num_classes),
+                  tiny_data(num_classes, crop), **defaults)
 
 
 def fixed_batches(images, labels):
@@ -144,14 +163,14 @@ def write_checkpoints(config, steps):
   from deeplab_tf.training import loop
   from deeplab_tf.training.strategy import make_strategy
   trainer = loop.Trainer(config, make_strategy("one_device"))
+  logdir = config.train.train_logdir
   manager = tf.train.CheckpointManager(
-      trainer.checkpoint, config.train_logdir, max_to_keep=config.max_to_keep,
+      trainer.checkpoint, logdir, max_to_keep=config.train.max_to_keep,
       checkpoint_name=loop.CHECKPOINT_NAME)
   for step in steps:
     trainer.step.assign(step)
     manager.save(checkpoint_number=step)
-  save_run_config(config.train_logdir, config.model,
-                  loop.train_dataset_section(config), config.to_dict())
+  save_run_config(logdir, config)
 
 
 # ------------------------------------------------------------- VOC images
@@ -221,10 +240,10 @@ def train_tiny_checkpoint(data_dir: pathlib.Path, logdir: pathlib.Path,
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                        str(logdir), max_to_keep=1)
   manager.save(checkpoint_number=VOC_STEP)
-  save_run_config(str(logdir), opts, {
-      "name": "pascal_voc_seg", "num_classes": VOC_CLASSES,
-      "ignore_label": IGNORE, "dataset_dir": str(tfrecord_dir)},
-                  {"training_number_of_steps": steps})
+  save_run_config(str(logdir), tiny_run(
+      opts, tiny_data(crop=VOC_CROP[0], name="pascal_voc_seg",
+                      dataset_dir=tfrecord_dir),
+      training_number_of_steps=steps))
   return opts, float(loss)
 
 

@@ -142,7 +142,7 @@ def test_a_tf1_checkpoint_without_model_flags_is_one_model_everywhere(
       "decoder_output_stride", "aspp_with_separable_conv",
       "decoder_use_separable_conv", "add_image_level_feature",
       "aspp_with_concat_projection", "multi_grid", "num_classes",
-      "crop_size", "depth_multiplier")})
+      "depth_multiplier")})
   # eval.py, export.py and convert_tf1_checkpoint.py resolve it here.
   assert options_from_flag_values(str(tf1_checkpoint), {}) == expected
   train = load_script("train.py")  # defines its flags
@@ -193,6 +193,6 @@ def test_internal_errors_keep_their_traceback(monkeypatch, tmp_path):
   def broken(values):
     del values
     raise ValueError("an internal inconsistency")
-  monkeypatch.setattr(resolve, "train_config_from_values", broken)
+  monkeypatch.setattr(resolve, "run_config_from_values", broken)
   with pytest.raises(ValueError, match="an internal inconsistency"):
     run_cli("train.py", "--dataset_dir=%s" % tmp_path)

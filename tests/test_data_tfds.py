@@ -101,24 +101,24 @@ def test_eval_pipeline_equals_tfrecord_pipeline(camvid):
 
 def test_train_and_eval_through_tfds(camvid, tmp_path):
   from deeplab_tf.evaluation import evaluator  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.evaluation.config import eval_config_from_checkpoint  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint  # pylint: disable=g-import-not-at-top
   from deeplab_tf.training import loop, resolve  # pylint: disable=g-import-not-at-top
-  config = resolve.train_config_from_values({
+  config = resolve.run_config_from_values({
       "dataset": "tfds:camvid_test", "tfds_data_dir": str(camvid / "tfds"),
       "model_variant": "mobilenet_v2", "depth_multiplier": 0.5,
       "train_crop_size": "65,65", "train_batch_size": 2,
       "training_number_of_steps": 2, "train_logdir": str(tmp_path / "run"),
       "save_interval_secs": 1e9, "save_summaries_secs": 1e9, "seed": 0,
       "log_steps": 1, "batch_norm_decay": 0.5})
-  assert (config.num_classes, config.ignore_label) == (11, 11)
-  assert config.class_names[0] == "sky"
+  assert (config.data.num_classes, config.data.ignore_label) == (11, 11)
+  assert config.data.class_names[0] == "sky"
   loop.train(config.replace(model=config.model.replace(
       aspp_convs_filters=16, decoder_filters=16)))
   saved = json.loads((tmp_path / "run" / "deeplab_config.json").read_text())
   assert saved["data"]["tfds"]["name"] == "camvid_test"
-  eval_config = eval_config_from_checkpoint(str(tmp_path / "run"),
-                                            str(tmp_path / "eval"))
-  assert eval_config.data_source == TfdsSource.from_dict(
+  eval_config = eval_run_from_checkpoint(str(tmp_path / "run"),
+                                         str(tmp_path / "eval"))
+  assert eval_config.data.source == TfdsSource.from_dict(
       saved["data"]["tfds"])
   result = evaluator.run(eval_config)
   assert result["num_images"] == CAMVID_VAL and result["step"] == 2
@@ -244,7 +244,7 @@ def test_clear_errors(generated, tmp_path):
   with pytest.raises(ValueError, match="--tfds_data_dir only applies to "
                      "--dataset=tfds:"):
     from deeplab_tf.training import resolve  # pylint: disable=g-import-not-at-top
-    resolve.train_config_from_values({"dataset": "camvid",
+    resolve.run_config_from_values({"dataset": "camvid",
                                       "dataset_dir": str(tmp_path),
                                       "tfds_data_dir": missing})
 

@@ -17,8 +17,8 @@ from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.builders import build_folder
 from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.evaluation import evaluator
-from deeplab_tf.evaluation.config import eval_config_from_checkpoint
-from deeplab_tf.training.resolve import train_config_from_values
+from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint
+from deeplab_tf.training.resolve import run_config_from_values
 from tests.cli_helpers import run_cli
 from tests.helpers import TINY_FLAGS, damage, write_checkpoints
 
@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
   records = root / "records"
   write_synthetic_dataset(str(records), num_train=4, num_val=2,
                           image_size=(33, 33))
-  config = train_config_from_values(dict(
+  config = run_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(records), train_logdir=str(root / "run"),
       training_number_of_steps=2))
   write_checkpoints(config, (1, 2))
@@ -56,8 +56,8 @@ def copy_run(trained, tmp_path):
 
 
 def config_for(run, tmp_path, **kwargs):
-  return eval_config_from_checkpoint(str(run), str(tmp_path / "eval"),
-                                     **kwargs)
+  return eval_run_from_checkpoint(str(run), str(tmp_path / "eval"),
+                                  **kwargs)
 
 
 def test_missing_checkpoint_dir_is_named(tmp_path):
@@ -70,7 +70,7 @@ def test_another_datasets_records_are_an_error_naming_both(trained, tmp_path):
   run, _, camvid = trained
   with pytest.raises(ValueError, match=r"--dataset_dir=.*camvid holds "
                      r"dataset camvid \(11 classes.*trained on dataset "
-                     r".*records \(5 classes"):
+                     r"synthetic \(5 classes"):
     config_for(run, tmp_path, overrides={"dataset_dir": str(camvid)})
   # The same records without their label map: caught from the labels.
   bare = tmp_path / "bare"
@@ -118,7 +118,7 @@ def test_continuous_eval_skips_vanished_checkpoints(trained, tmp_path,
   monkeypatch.setattr(evaluator, "restore_model", training_rotates_first)
   config = config_for(run, tmp_path, max_number_of_evaluations=0,
                       eval_interval_secs=0.2, eval_timeout_secs=60)
-  config = dataclasses.replace(config, stop_at_step=2)
+  config = config.replace(eval=config.eval.replace(stop_at_step=2))
   with caplog.at_level(logging.WARNING):
     result = evaluator.run(config)
   assert result["checkpoint"] == str(run / "ckpt-6") and result["step"] == 2

@@ -1,4 +1,4 @@
-"""The evaluator: config from the checkpoint, one confusion matrix at the
+"""The evaluator: the run from the checkpoint, one confusion matrix at the
 original label resolution, multi-scale + flip, output-stride override,
 conflicting flags, continuous mode, visualisation and the eval.py CLI."""
 
@@ -11,14 +11,13 @@ import tensorflow as tf
 
 from deeplab_tf.data.input_pipeline import decode_example, list_split_files
 from deeplab_tf.evaluation import evaluator, metrics
-from deeplab_tf.evaluation.config import eval_config_from_checkpoint
+from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint
 from deeplab_tf.inference import predict_labels
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import restore_model
 from deeplab_tf.training import loop
-from deeplab_tf.training.config import TrainConfig
 from tests.cli_helpers import assert_one_error, run_cli
-from tests.helpers import tiny_options
+from tests.helpers import tiny_options, tiny_run
 
 SIZE = (50, 70)  # not square, smaller than the eval crop in one dimension
 
@@ -31,31 +30,30 @@ def trained(tmp_path_factory):
   data_dir = root / "data"
   descriptor = write_synthetic_dataset(str(data_dir), num_train=4, num_val=3,
                                        image_size=SIZE)
-  model = tiny_options(num_classes=5)
-  config = TrainConfig(
-      model=model, dataset="synthetic", dataset_dir=str(data_dir),
-      ignore_label=255, class_names=descriptor.class_names,
-      colormap=descriptor.colormap, train_batch_size=2,
+  from deeplab_tf.data.data_config import DataConfig
+  data = DataConfig(descriptor=descriptor, dataset_dir=str(data_dir),
+                    crop_size=(65, 65))
+  loop.train(tiny_run(
+      tiny_options(num_classes=5), data, train_batch_size=2,
       base_learning_rate=0.05, training_number_of_steps=6,
       train_logdir=str(root / "train"), save_interval_secs=1e9,
-      batch_norm_decay=0.5, seed=0, log_steps=3)
-  loop.train(config)
+      batch_norm_decay=0.5, seed=0, log_steps=3))
   return root
 
 
-def _independent_confusion(config, checkpoint):
+def _independent_confusion(run, checkpoint):
   """Per image, outside the evaluator: decode, predict, score raw labels."""
-  native = build_model(config.model, upsample_logits=False)
+  native = build_model(run.model, upsample_logits=False)
   restore_model(native, checkpoint)
   cm = np.zeros((5, 5), np.int64)
-  files = list_split_files(config.dataset_dir, "val")
+  files = list_split_files(run.data.dataset_dir, "val")
   for record in tf.data.TFRecordDataset(files):
     example = decode_example(record)
     image = tf.cast(example["image"], tf.float32)[tf.newaxis]
-    labels = predict_labels(native, image, crop_size=config.model.crop_size,
-                            mean_pixel=config.model.mean_pixel,
-                            scales=config.eval_scales,
-                            add_flipped_images=config.add_flipped_images)
+    labels = predict_labels(native, image, crop_size=run.eval.crop_size,
+                            mean_pixel=run.model.mean_pixel,
+                            scales=run.eval.eval_scales,
+                            add_flipped_images=run.eval.add_flipped_images)
     assert labels.shape[1:] == SIZE
     cm += metrics.confusion_matrix_np(example["label"].numpy(),
                                       labels[0].numpy(), 5, 255)
@@ -63,8 +61,9 @@ def _independent_confusion(config, checkpoint):
 
 
 def test_single_pass_matches_independent_scoring(trained, tmp_path):
-  config = eval_config_from_checkpoint(str(trained / "train"), str(tmp_path))
-  assert config.model.num_classes == 5 and config.dataset == "synthetic"
+  config = eval_run_from_checkpoint(str(trained / "train"), str(tmp_path))
+  assert config.model.num_classes == 5 and config.data.name == "synthetic"
+  assert config.eval.crop_size == (65, 65)  # the training crop
   result = evaluator.run(config)
   saved = json.loads((tmp_path / "metrics.json").read_text())
   assert saved["miou"] == pytest.approx(result["miou"])
@@ -76,7 +75,7 @@ def test_single_pass_matches_independent_scoring(trained, tmp_path):
 
 
 def test_multiscale_flip_and_output_stride(trained, tmp_path):
-  config = eval_config_from_checkpoint(
+  config = eval_run_from_checkpoint(
       str(trained / "train"), str(tmp_path), overrides={"output_stride": 8},
       eval_scales=(0.75, 1.25), add_flipped_images=True,
       trimap_widths=(1, 3))
@@ -96,16 +95,16 @@ def test_multiscale_flip_and_output_stride(trained, tmp_path):
 def test_conflicting_model_flag_is_an_error(trained, tmp_path):
   with pytest.raises(ValueError, match="--model_variant='xception_65' "
                      "conflicts"):
-    eval_config_from_checkpoint(str(trained / "train"), str(tmp_path),
+    eval_run_from_checkpoint(str(trained / "train"), str(tmp_path),
                                 model_flags={"model_variant": "xception_65"})
   # A flag that repeats the saved value is fine.
-  eval_config_from_checkpoint(str(trained / "train"), str(tmp_path),
+  eval_run_from_checkpoint(str(trained / "train"), str(tmp_path),
                               model_flags={"model_variant": "mobilenet_v2",
                                            "num_classes": 5})
 
 
 def test_continuous_mode_and_visualisation(trained, tmp_path):
-  config = eval_config_from_checkpoint(
+  config = eval_run_from_checkpoint(
       str(trained / "train"), str(tmp_path / "eval"),
       max_number_of_evaluations=0, eval_interval_secs=0,
       eval_timeout_secs=1, stop_at_step=6, vis_logdir=str(tmp_path / "vis"),

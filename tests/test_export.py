@@ -32,7 +32,7 @@ def keras_labels(exported, image):
   opts = exported["opts"]
   return inference.predict_labels(
       exported["model"], np.asarray(image)[np.newaxis],
-      crop_size=opts.crop_size, mean_pixel=opts.mean_pixel).numpy()[0]
+      crop_size=H.VOC_CROP, mean_pixel=opts.mean_pixel).numpy()[0]
 
 
 def test_layout_and_report(exported):

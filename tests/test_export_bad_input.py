@@ -127,11 +127,12 @@ def test_export_config_and_missing_inputs(tmp_path):
 
 
 def test_int8_without_dataset_is_a_clear_error(tmp_path):
-  opts = H.voc_tiny_options().replace(crop_size=(65, 65))
+  opts = H.voc_tiny_options()
   model = build_model(opts)
   tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path),
                              max_to_keep=1).save(checkpoint_number=1)
-  save_run_config(str(tmp_path), opts, {"num_classes": opts.num_classes})
+  save_run_config(str(tmp_path), H.tiny_run(opts, H.tiny_data(
+      opts.num_classes, crop=65)))
   config = export_lib.ExportConfig(
       str(tmp_path), str(tmp_path / "out"), tflite=True,
       tflite_variants=("int8",), num_parity=1)

@@ -25,6 +25,7 @@ from deeplab_tf.export import lib as export_lib
 from deeplab_tf.export import optimize
 from deeplab_tf.model import build_model
 from tests import helpers as H
+from tests.cli_helpers import assert_one_error, run_cli
 
 onnx_lib = pytest.importorskip("deeplab_tf.export.onnx")
 pytest.importorskip("tf2onnx")
@@ -70,12 +71,12 @@ def test_onnx_runtime_on_other_sizes_and_batches(exported):
                 np.stack([image[:200, :150], image[50:250, 10:160]])):
     out = runner(batch)
     labels = inference.predict_labels(
-        model, batch, crop_size=opts.crop_size,
+        model, batch, crop_size=H.VOC_CROP,
         mean_pixel=opts.mean_pixel).numpy()
     assert out["semantic_predictions"].shape == batch.shape[:3]
     assert np.mean(out["semantic_predictions"] == labels) >= 0.999
     padded = padding.pad_to_crop(tf.cast(batch, tf.float32),
-                                   opts.crop_size, opts.mean_pixel)
+                                   H.VOC_CROP, opts.mean_pixel)
     want = model(padded).numpy()
     assert np.abs(out["logits"] - want).max() <= 1e-4 * np.abs(want).max()
   with pytest.raises(ValueError, match="uint8"):
@@ -121,7 +122,7 @@ def test_large_image_signature_in_a_fresh_process(exported, tmp_path):
 @pytest.mark.parametrize("opts", [
     H.voc_tiny_options(),
     ModelOptions(model_variant="resnet_v1_50_beta", num_classes=5,
-                 atrous_rates=(1, 2, 3), crop_size=(65, 65),
+                 atrous_rates=(1, 2, 3),
                  aspp_convs_filters=32, decoder_filters=32,
                  aspp_with_separable_conv=False,
                  decoder_use_separable_conv=False)],
@@ -155,7 +156,7 @@ def test_bf16_variant_agrees_on_real_images(exported):
   agree = []
   for name in ("vainf_b69f5b3_001", "labelme_2011_000003"):
     image = H.read_rgb(root / "JPEGImages" / (name + ".jpg"))[np.newaxis]
-    labels = [inference.predict_labels(m, image, crop_size=opts.crop_size,
+    labels = [inference.predict_labels(m, image, crop_size=H.VOC_CROP,
                                        mean_pixel=opts.mean_pixel).numpy()
               for m in (model, bf16)]
     agree.append(np.mean(labels[0] == labels[1]))
@@ -165,14 +166,15 @@ def test_bf16_variant_agrees_on_real_images(exported):
 
 
 def test_export_config_rejects_bad_windows_and_precision(tmp_path):
-  base = dict(checkpoint_dir=str(tmp_path), export_dir=str(tmp_path / "o"))
-  with pytest.raises(ValueError, match="larger than window_size"):
-    export_lib.ExportConfig(window_size=(65, 65), window_stride=(80, 80),
-                            **base)
-  with pytest.raises(ValueError, match="needs window_size"):
-    export_lib.ExportConfig(window_stride=(80, 80), **base)
+  base = ["--checkpoint_dir=%s" % tmp_path, "--export_dir=%s" % (tmp_path / "o")]
+  assert_one_error(run_cli("export.py", *base, "--window_size=65,65",
+                           "--window_stride=80,80"),
+                   "export.py", 2, "larger than window_size")
+  assert_one_error(run_cli("export.py", *base, "--window_stride=80,80"),
+                   "export.py", 2, "--window_stride needs --window_size")
   with pytest.raises(ValueError, match="precision"):
-    export_lib.ExportConfig(precision="int4", **base)
+    export_lib.ExportConfig(str(tmp_path), str(tmp_path / "o"),
+                            precision="int4")
 
 
 @pytest.mark.slow

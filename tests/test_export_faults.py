@@ -66,7 +66,7 @@ def tree(root):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
   tmp = tmp_path_factory.mktemp("faults_export")
-  opts = H.voc_tiny_options().replace(crop_size=CROP)
+  opts = H.voc_tiny_options()
   previous_umask = os.umask(0o022)
   try:
     keras.utils.set_random_seed(5)
@@ -74,10 +74,10 @@ def exported(tmp_path_factory):
     tf.train.CheckpointManager(tf.train.Checkpoint(model=native),
                                str(tmp / "train"), max_to_keep=1).save(
                                    checkpoint_number=1)
-    run_config.save_run_config(str(tmp / "train"), opts, {
-        "num_classes": opts.num_classes, "ignore_label": 255})
+    run_config.save_run_config(str(tmp / "train"), H.tiny_run(
+        opts, H.tiny_data(opts.num_classes, crop=CROP[0])))
     config = export_lib.ExportConfig(
-        checkpoint_dir=str(tmp / "train"), export_dir=str(tmp / "serving"),
+        checkpoint=str(tmp / "train"), export_dir=str(tmp / "serving"),
         tflite=True, tflite_variants=("float32",), verify=False,
         max_image_pixels=LIMIT)
     report = export_lib.run_export(config, log=lambda *_: None)
@@ -264,7 +264,7 @@ def test_failed_tflite_step_publishes_nothing(exported, monkeypatch):
 
   monkeypatch.setattr(atomic_io, "write_temp_file", disk_full_for_tflite)
   config = export_lib.ExportConfig(
-      checkpoint_dir=str(exported["dir"] / "train"),
+      checkpoint=str(exported["dir"] / "train"),
       export_dir=str(serving_dir), version=2, tflite=True,
       tflite_variants=("float32",), overwrite=True, verify=False)
   with pytest.raises(export_lib.ExportWriteError) as error:

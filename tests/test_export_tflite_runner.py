@@ -30,15 +30,15 @@ def exported(tmp_path_factory):
   pytest.importorskip("ai_edge_litert")
   tmp = tmp_path_factory.mktemp("tflite_runner")
   keras.utils.set_random_seed(5)
-  opts = H.tiny_options(num_classes=4, crop=CROP[0])
+  opts = H.tiny_options(num_classes=4)
   model = build_model(opts, upsample_logits=False)
   run = tmp / "run"
-  save_run_config(str(run), opts, {"name": "test", "num_classes": 4})
+  save_run_config(str(run), H.tiny_run(opts, H.tiny_data(4, crop=CROP[0])))
   tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run),
                              1).save(checkpoint_number=7)
   lines = []
   report = export_lib.run_export(export_lib.ExportConfig(
-      checkpoint_dir=str(run), export_dir=str(tmp / "serving"), tflite=True,
+      checkpoint=str(run), export_dir=str(tmp / "serving"), tflite=True,
       tflite_variants=("float32",), tflite_input_size=INPUT, num_parity=2),
       log=lines.append)
   path = report["tflite"]["float32"]["path"]

@@ -157,8 +157,7 @@ def test_mixed_precision_gives_float32_logits(policy):
 @pytest.mark.parametrize("kwargs,message", [
     (dict(model_variant="vgg16"), "model_variant"),
     (dict(output_stride=12), "output_stride"),
-    (dict(atrous_rates=(12, 24, 36)), "do not fit output_stride=16"),
-    (dict(output_stride=32, atrous_rates=(6, 12, 18)), "do not fit"),
+    (dict(atrous_rates=(0, 6, 12)), "must be positive"),
     (dict(decoder_output_stride=16), "decoder_output_stride"),
     (dict(output_stride=8, decoder_output_stride=8,
           atrous_rates=(12, 24, 36)), "smaller than output_stride"),
@@ -171,6 +170,23 @@ def test_mixed_precision_gives_float32_logits(policy):
 def test_invalid_options_fail_clearly(kwargs, message):
   with pytest.raises(ValueError, match=message):
     ModelOptions(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,crop,message", [
+    (dict(atrous_rates=(12, 24, 36)), (513, 513),
+     r"do not fit output_stride=16: at --train_crop_size=513,513 the "
+     r"feature map is 33 pixels"),
+    (dict(output_stride=32, atrous_rates=(6, 12, 18)), (513, 513),
+     "feature map is 17 pixels"),
+    (dict(), (257, 15), r"--train_crop_size=257,15 is smaller than "
+     r"--output_stride=16"),
+])
+def test_a_crop_the_model_cannot_use_fails_clearly(kwargs, crop, message):
+  """The crop is data, not a model option: the model checks it."""
+  opts = ModelOptions(**kwargs)
+  with pytest.raises(ValueError, match=message):
+    opts.check_crop(crop)
+  opts.check_crop((1025, 2049))  # the Cityscapes crop fits
 
 
 def test_options_round_trip_json():

@@ -180,10 +180,11 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
                    "--tf1_checkpoint=%s" % golden_checkpoint,
                    "--output_dir=%s" % out, "--dataset=pascal_voc_seg")
   assert result.returncode == 0, result.stderr[-3000:]
-  opts, dataset, _ = load_run_config(str(out))
+  run = load_run_config(str(out))
+  opts = run.model
   assert opts == ModelOptions(**ZOO_MOBILENET)
-  assert dataset["num_classes"] == 21 and dataset["class_names"][15] == (
-      "person")
+  assert run.data.num_classes == 21 and run.data.class_names[15] == "person"
+  assert run.origin["tf1_checkpoint"] == str(golden_checkpoint)
   converted = build_model(opts, upsample_logits=False)
   restore_model(converted, str(out))
   direct = build_model(opts, upsample_logits=False)
@@ -216,7 +217,8 @@ ZOO_FLAGS = ["--model_variant=mobilenet_v2", "--decoder_output_stride=none",
 def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
                                                   voc_records):
   """eval.py --tf_initial_checkpoint scores the TF1 weights exactly as the
-  model loaded by load_tf1_checkpoint does, image by image."""
+  model loaded by load_tf1_checkpoint does, image by image, in memory:
+  nothing but the metrics and summaries is written."""
   result = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
                  "--dataset_dir=%s" % voc_records,
                  "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
@@ -234,7 +236,8 @@ def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
   assert got.sum() == cm.sum()
   moved = int(np.abs(got - cm).sum()) // 2
   assert moved <= near_ties and moved <= 10, (moved, near_ties)
-  assert (tmp_path / "tf1_converted" / "deeplab_config.json").exists()
+  written = {p.name.split(".")[0] for p in tmp_path.iterdir()}
+  assert written == {"metrics", "events"}, written  # no converted copy
   # The model flags describe a TF1 checkpoint; with a train.py run they
   # would conflict, and both sources at once is an error.
   both = run_cli("eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,

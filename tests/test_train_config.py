@@ -1,27 +1,29 @@
-"""Flags -> TrainConfig: the embedded default, the paper defaults, errors,
-and a mixed-precision step."""
+"""train.py's flags -> RunConfig (model, data, train): the embedded
+default, the paper defaults, errors, and a mixed-precision step."""
 
 import keras
 import numpy as np
 import pytest
 
 from deeplab_tf.training import defaults
-from deeplab_tf.training.resolve import train_config_from_values
+from deeplab_tf.training.resolve import run_config_from_values
 from tests.helpers import fixed_batches, random_batch, tiny_config
 
 
 def test_no_flags_is_the_embedded_synthetic_run():
-  config = train_config_from_values({})
-  assert config.dataset == "synthetic"
-  assert config.dataset_dir == defaults.SYNTHETIC_DATA_DIR
-  assert config.train_logdir == defaults.DEFAULT_TRAIN_LOGDIR
-  assert config.model.model_variant == "mobilenet_v2"
-  assert config.model.atrous_rates is None
-  assert config.model.decoder_output_stride == 4
-  assert config.num_classes == 5 and config.ignore_label == 255
-  assert config.batch_norm_decay == 0.99
-  assert config.seed == 0  # reproducible: the README's figure
-  assert train_config_from_values({"seed": 4}).seed == 4
+  run = run_config_from_values({})
+  assert run.data.name == "synthetic"
+  assert run.data.dataset_dir == defaults.SYNTHETIC_DATA_DIR
+  assert run.data.crop_size == (129, 129)
+  assert run.train.train_logdir == defaults.DEFAULT_TRAIN_LOGDIR
+  assert run.model.model_variant == "mobilenet_v2"
+  assert run.model.atrous_rates is None
+  assert run.model.decoder_output_stride == 4
+  assert run.data.num_classes == 5 and run.data.ignore_label == 255
+  assert run.model.num_classes == 5
+  assert run.train.batch_norm_decay == 0.99
+  assert run.train.seed == 0  # reproducible: the README's figure
+  assert run_config_from_values({"seed": 4}).train.seed == 4
 
 
 def test_resolving_writes_nothing_and_training_writes_the_embedded_data(
@@ -33,7 +35,7 @@ def test_resolving_writes_nothing_and_training_writes_the_embedded_data(
   monkeypatch.chdir(tmp_path)
   monkeypatch.setattr(defaults, "SYNTHETIC_SIZES", {
       "num_train": 4, "num_val": 2, "image_size": (65, 65)})
-  config = train_config_from_values({
+  config = run_config_from_values({
       "training_number_of_steps": 1, "train_batch_size": 2,
       "train_crop_size": ["65", "65"]})
   assert list(tmp_path.iterdir()) == []
@@ -45,25 +47,27 @@ def test_resolving_writes_nothing_and_training_writes_the_embedded_data(
 
 
 def test_other_datasets_start_from_the_paper(tmp_path):
-  config = train_config_from_values(
+  run = run_config_from_values(
       {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path)})
-  m = config.model
+  m, config = run.model, run.train
   assert (m.model_variant, m.output_stride, m.atrous_rates,
-          m.decoder_output_stride, m.crop_size) == (
+          m.decoder_output_stride, run.data.crop_size) == (
               "xception_65", 16, (6, 12, 18), 4, (513, 513))
   assert (config.base_learning_rate, config.learning_policy,
           config.learning_power, config.momentum, config.weight_decay) == (
               0.007, "poly", 0.9, 0.9, 4e-5)
-  assert (config.min_scale_factor, config.max_scale_factor) == (0.5, 2.0)
-  assert config.num_classes == 21 and config.batch_norm_decay is None
-  os8 = train_config_from_values(
+  augmentation = run.data.augmentation
+  assert (augmentation.min_scale_factor, augmentation.max_scale_factor,
+          augmentation.scale_factor_step_size) == (0.5, 2.0, 0.25)
+  assert m.num_classes == 21 and config.batch_norm_decay is None
+  os8 = run_config_from_values(
       {"dataset": "pascal_voc_seg", "dataset_dir": str(tmp_path),
        "output_stride": 8, "decoder_output_stride": ["none"],
        "train_crop_size": ["321", "321"], "num_classes": 23})
   assert os8.model.atrous_rates == (12, 24, 36)
   assert os8.model.decoder_output_stride is None
-  assert os8.crop_size == (321, 321) and os8.num_classes == 23
-  assert len(os8.class_names) == 23
+  assert os8.data.crop_size == (321, 321) and os8.model.num_classes == 23
+  assert len(os8.data.class_names) == 23
 
 
 @pytest.mark.parametrize("values,match", [
@@ -75,7 +79,7 @@ def test_other_datasets_start_from_the_paper(tmp_path):
 ])
 def test_errors_name_the_flag(values, match):
   with pytest.raises(ValueError, match=match):
-    train_config_from_values(values)
+    run_config_from_values(values)
 
 
 def test_mixed_bfloat16_step(tmp_path):

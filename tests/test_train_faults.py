@@ -25,7 +25,7 @@ from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf.run_config import load_run_config
 from deeplab_tf.training import loop
 from deeplab_tf.training.logdir_lock import LogdirLock, LogdirLockedError
-from deeplab_tf.training.resolve import train_config_from_values
+from deeplab_tf.training.resolve import run_config_from_values
 from tests.cli_helpers import run_cli
 from tests.helpers import (REPO, TINY_FLAGS, damage, fixed_batches,
                            random_batch, tiny_config, write_checkpoints)
@@ -57,31 +57,31 @@ def test_dataset_dir_without_label_map_is_an_error_not_synthetic(
   before = listing(authors)
   with pytest.raises(ValueError, match=r"has no label_map\.json.*pass "
                      r"--dataset="):
-    train_config_from_values({"dataset_dir": str(authors)})
+    run_config_from_values({"dataset_dir": str(authors)})
   with pytest.raises(ValueError, match=r"--dataset_dir=.*/typo does not "
                      r"exist"):
-    train_config_from_values({"dataset_dir": str(tmp_path / "typo")})
+    run_config_from_values({"dataset_dir": str(tmp_path / "typo")})
   assert not (tmp_path / "typo").exists()
   # --dataset=synthetic with a user directory never writes into it either.
   empty = tmp_path / "empty"
   empty.mkdir()
-  config = train_config_from_values({"dataset": "synthetic",
+  config = run_config_from_values({"dataset": "synthetic",
                                      "dataset_dir": str(empty)})
-  assert config.dataset_dir == str(empty) and os.listdir(empty) == []
+  assert config.data.dataset_dir == str(empty) and os.listdir(empty) == []
   assert listing(authors) == before
 
 
 def test_num_classes_and_crop_errors(records):
   with pytest.raises(ValueError, match=r"--num_classes=3 is smaller than the "
                      r"5 classes of dataset synthetic: labels 3-4"):
-    train_config_from_values({"dataset_dir": str(records), "num_classes": 3})
+    run_config_from_values({"dataset_dir": str(records), "num_classes": 3})
   with pytest.raises(ValueError, match=r"--train_crop_size=9,9 is smaller "
                      r"than --output_stride=16"):
-    train_config_from_values(dict(TINY_FLAGS, dataset_dir=str(records),
+    run_config_from_values(dict(TINY_FLAGS, dataset_dir=str(records),
                                   train_crop_size=["9", "9"]))
   with pytest.raises(ValueError, match=r"--dataset=pascal_voc_seg has 21 "
                      r"classes.*holds records of synthetic with 5 classes"):
-    train_config_from_values({"dataset": "pascal_voc_seg",
+    run_config_from_values({"dataset": "pascal_voc_seg",
                               "dataset_dir": str(records)})
 
 
@@ -169,7 +169,7 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
     with caplog.at_level(logging.INFO), pytest.raises(
         OSError, match=r"cannot write checkpoint 3 .*No space left.*last "
         r"good checkpoint is .*ckpt-2"):
-      loop.train(config.replace(training_number_of_steps=4),
+      loop.train(config.with_train(training_number_of_steps=4),
                  dataset_fn=fixed_batches(images, labels))
   finally:
     tf.train.CheckpointManager.save = original
@@ -179,7 +179,7 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, caplog):
   damage(prefixes[1], "truncate")
   os.remove(prefixes[2] + ".index")
   with pytest.raises(ValueError, match="no intact checkpoint"):
-    loop.train(config.replace(training_number_of_steps=6),
+    loop.train(config.with_train(training_number_of_steps=6),
                dataset_fn=fixed_batches(images, labels))
 
 
@@ -212,7 +212,7 @@ def test_corrupt_shard_in_training_names_the_file(records, tmp_path):
   shard = schema.split_files(str(data), "train")[0]
   raw = open(shard, "rb").read()
   open(shard, "wb").write(raw[:len(raw) - 50])
-  config = train_config_from_values(dict(
+  config = run_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(data), train_logdir=str(tmp_path / "run"),
       training_number_of_steps=2))
   with pytest.raises(ValueError, match=r"shard %s is truncated or corrupt"
@@ -249,7 +249,7 @@ def test_kill_9_during_training_always_resumes(records, tmp_path):
   prefix = intact_checkpoint_prefix(str(logdir))  # reads every tensor
   assert tf.train.load_checkpoint(prefix).get_tensor(
       "step/.ATTRIBUTES/VARIABLE_VALUE") == int(prefix.rsplit("-", 1)[1])
-  assert load_run_config(str(logdir))[0].depth_multiplier == 0.25
+  assert load_run_config(str(logdir)).model.depth_multiplier == 0.25
   lock = LogdirLock(str(logdir)).acquire()
   assert lock.took_over is not None
   lock.release()

@@ -2,6 +2,7 @@
 initialisation across class counts (TF2 and TF1 checkpoints), frozen vs
 fine-tuned BatchNorm, and NaN handling."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -46,8 +47,8 @@ def _miou(model, images, labels, num_classes):
 @pytest.mark.slow
 def test_tiny_model_overfits_real_voc_images(tmp_path):
   images, labels = _voc_batch()
-  model_opts = tiny_options(21, crop=129, depth_multiplier=0.5, filters=32)
-  config = tiny_config(tmp_path, num_classes=21, model=model_opts,
+  model_opts = tiny_options(21, depth_multiplier=0.5, filters=32)
+  config = tiny_config(tmp_path, num_classes=21, model=model_opts, crop=129,
                        train_batch_size=len(images), base_learning_rate=0.05,
                        training_number_of_steps=80, log_steps=10,
                        weight_decay=0.0)
@@ -215,16 +216,19 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
 def test_summaries_and_saved_config(tmp_path):
   from deeplab_tf.run_config import load_run_config
   images, labels = random_batch()
-  loop.train(tiny_config(tmp_path, training_number_of_steps=2,
-                         save_summaries_secs=0, log_steps=1,
-                         colormap=((0, 0, 0), (255, 0, 0), (0, 255, 0))),
-             dataset_fn=fixed_batches(images, labels))
+  run = tiny_config(tmp_path, training_number_of_steps=2,
+                    save_summaries_secs=0, log_steps=1)
+  colors = ((0, 0, 0), (255, 0, 0), (0, 255, 0))
+  run = run.replace(data=run.data.replace(descriptor=dataclasses.replace(
+      run.data.descriptor, colormap=colors)))
+  loop.train(run, dataset_fn=fixed_batches(images, labels))
   tags = set()
   for path in tmp_path.glob("events.out.tfevents.*"):
     for event in tf.compat.v1.train.summary_iterator(str(path)):
       tags.update(v.tag for v in event.summary.value)
   assert {"train/loss", "train/learning_rate", "train/pixel_accuracy",
           "train/miou", "images/prediction", "images/label"} <= tags
-  opts, dataset, train = load_run_config(str(tmp_path))
-  assert opts == tiny_options(3)
-  assert dataset["ignore_label"] == 255 and train["base_learning_rate"] == 0.02
+  saved = load_run_config(str(tmp_path))
+  assert saved.model == tiny_options(3)
+  assert saved.data.ignore_label == 255 and saved.data.colormap == colors
+  assert saved.train == run.train

@@ -6,11 +6,11 @@ import numpy as np
 
 from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.training import loop
-from deeplab_tf.training.resolve import train_config_from_values
+from deeplab_tf.training.resolve import run_config_from_values
 
 
 def _train(data_dir, logdir, seed):
-  config = train_config_from_values(dict(
+  config = run_config_from_values(dict(
       dataset="synthetic", dataset_dir=str(data_dir), seed=seed,
       train_logdir=str(logdir), model_variant="mobilenet_v2",
       depth_multiplier=0.25, train_crop_size="65,65", train_batch_size=2,

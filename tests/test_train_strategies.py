@@ -17,18 +17,17 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, tiny_options
+from tests.helpers import REPO, tiny_data, tiny_options, tiny_run
 
 GLOBAL_BATCH = 4
 CROP = 65
 
 
 def _config():
-  from deeplab_tf.training.config import TrainConfig
-  model = tiny_options(num_classes=3, crop=CROP)
-  return TrainConfig(model=model, ignore_label=255, train_batch_size=4,
-                     base_learning_rate=0.05, training_number_of_steps=10,
-                     weight_decay=4e-5, fine_tune_batch_norm=True)
+  return tiny_run(tiny_options(num_classes=3), tiny_data(3, CROP),
+                  train_batch_size=4, base_learning_rate=0.05,
+                  training_number_of_steps=10, weight_decay=4e-5,
+                  fine_tune_batch_norm=True)
 
 
 def _one_step(mode: str, workdir: str):

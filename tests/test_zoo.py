@@ -212,10 +212,9 @@ def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
   assert out["initialize_last_layer"] is False
   assert out["tf_initial_checkpoint"].endswith("mobilenet_v2_imagenet/tf1")
   # What train.py then does: a model with a decoder, the backbone restored.
-  opts = model_options(out, {"train_crop_size": (65, 65)}, 5)
+  opts = model_options(out, {}, 5)
   assert opts == ModelOptions(model_variant="mobilenet_v2", num_classes=5,
-                              atrous_rates=None, decoder_output_stride=4,
-                              crop_size=(65, 65))
+                              atrous_rates=None, decoder_output_stride=4)
   model = build_model(opts)
   report = initialize_from_checkpoint(model, opts, out["tf_initial_checkpoint"],
                                       initialize_last_layer=False)

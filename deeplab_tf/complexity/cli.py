@@ -20,8 +20,7 @@ PROG = "python -m deeplab_tf.complexity"
 FLAGS = flags.FLAGS
 
 # ModelOptions fields that are model flags of every CLI ...
-SHARED_FIELDS = cli_flags.MODEL_FLAGS + ("add_image_level_feature",
-                                         "crop_size")
+SHARED_FIELDS = cli_flags.MODEL_FLAGS + ("add_image_level_feature",)
 cli_flags.define(*SHARED_FIELDS)
 # ... and those only this report sets (default: ModelOptions').
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelOptions)}
@@ -42,8 +41,7 @@ OWN_FIELDS = ("aspp_with_concat_projection", "divisible_by",
 
 def options_from_flags() -> ModelOptions:
   """The ModelOptions of the given flags (unset fields: the paper's)."""
-  from deeplab_tf.training.resolve import (  # pylint: disable=g-import-not-at-top
-      parse_crop_size, parse_decoder_output_stride)
+  from deeplab_tf.training.resolve import parse_decoder_output_stride  # pylint: disable=g-import-not-at-top
   values = {}
   for name in SHARED_FIELDS + OWN_FIELDS:
     value = FLAGS[name].value
@@ -51,8 +49,6 @@ def options_from_flags() -> ModelOptions:
       continue
     if name == "decoder_output_stride":
       value = parse_decoder_output_stride(value)  # None: 'none'
-    elif name == "crop_size":
-      value = parse_crop_size(value, name)
     values[name] = value
   return ModelOptions(**values)
 

@@ -187,8 +187,7 @@ def count(opts: ModelOptions, input_size: Sequence[int] = (513, 513)
           ) -> Complexity:
   """Builds `opts` at `input_size` (shapes only, no forward pass) and counts.
 
-  The crop size used for option validation stays `opts.crop_size`, so the
-  network can be counted at the sizes of multi-scale evaluation. Clears the
+  Any size may be counted (those of multi-scale evaluation too). Clears the
   Keras session first (many large models are built in a row).
   """
   h, w = input_size

@@ -20,14 +20,13 @@ from deeplab_tf.atomic_io import atomic_write_text
 from deeplab_tf.data.input_pipeline import build_eval_dataset
 from deeplab_tf.errors import UserError
 from deeplab_tf.evaluation import boundary, metrics
-from deeplab_tf.evaluation.config import EvalConfig
 from deeplab_tf.evaluation.vis_writer import Visualizer
 from deeplab_tf.inference import predict_labels
 from deeplab_tf.sliding_window import predict_sliding
 from deeplab_tf.model import build_model
 from deeplab_tf.checkpoint_files import CorruptCheckpointError, trained_step
 from deeplab_tf.data.shard_check import record_read_error
-from deeplab_tf.run_config import restore_model
+from deeplab_tf.run_config import RunConfig, restore_model
 from deeplab_tf.tensorboard import write_scalar
 
 METRICS_FILENAME = "metrics.json"
@@ -36,21 +35,21 @@ METRICS_FILENAME = "metrics.json"
 class Evaluator:
   """Holds the model and the compiled prediction for repeated evaluation."""
 
-  def __init__(self, config: EvalConfig):
-    self.config = config
-    self.model = build_model(config.model, upsample_logits=False)
-    crop = config.model.crop_size
-    mean = config.model.mean_pixel
-    window = config.sliding_window
+  def __init__(self, run: RunConfig):
+    self.run = run
+    self.config = config = run.eval
+    self.model = build_model(run.model, upsample_logits=False)
+    mean = run.model.mean_pixel
+    num_classes, ignore_label = run.data.num_classes, run.data.ignore_label
 
     def predict(images):
-      if window is not None:
+      if config.window is not None:
         return predict_sliding(
-            self.model, images, window=window, mean_pixel=mean,
-            num_classes=config.num_classes, scales=config.eval_scales,
+            self.model, images, window=config.window, mean_pixel=mean,
+            num_classes=num_classes, scales=config.eval_scales,
             add_flipped_images=config.add_flipped_images)
       return predict_labels(
-          self.model, images, crop_size=crop, mean_pixel=mean,
+          self.model, images, crop_size=config.crop_size, mean_pixel=mean,
           scales=config.eval_scales,
           add_flipped_images=config.add_flipped_images)
 
@@ -62,20 +61,18 @@ class Evaluator:
       predictions = predict(images)
       region = boundary.valid_region_mask(tf.shape(labels), heights, widths)
       confusion = metrics.confusion_matrix(
-          labels, predictions, config.num_classes, config.ignore_label,
-          mask=region)
+          labels, predictions, num_classes, ignore_label, mask=region)
       out_of_range = tf.logical_and(region, tf.logical_and(
-          tf.not_equal(labels, config.ignore_label),
-          tf.logical_or(labels < 0, labels >= config.num_classes)))
+          tf.not_equal(labels, ignore_label),
+          tf.logical_or(labels < 0, labels >= num_classes)))
       num_out_of_range = tf.math.count_nonzero(out_of_range, dtype=tf.int64)
       if config.trimap_widths:
         trimaps = boundary.trimap_confusions(
-            labels, predictions, num_classes=config.num_classes,
-            ignore_label=config.ignore_label, widths=config.trimap_widths,
+            labels, predictions, num_classes=num_classes,
+            ignore_label=ignore_label, widths=config.trimap_widths,
             valid_region=region)
       else:
-        trimaps = tf.zeros([0, config.num_classes, config.num_classes],
-                           tf.int64)
+        trimaps = tf.zeros([0, num_classes, num_classes], tf.int64)
       return predictions, confusion, trimaps, num_out_of_range
 
     self._score = score
@@ -83,21 +80,21 @@ class Evaluator:
   def evaluate(self, checkpoint: str) -> Dict:
     """Evaluates one checkpoint (prefix or directory); returns the metrics
     dict also written to metrics.json."""
-    config = self.config
+    config, data, model = self.config, self.run.data, self.run.model
     prefix = restore_model(self.model, checkpoint)
     step = trained_step(prefix)
     # Sliding windows pad themselves; the pipeline then only pads a batch
     # to its largest image.
     dataset = build_eval_dataset(
-        config.data_source, config.eval_split,
-        crop_size=(config.model.crop_size if config.sliding_window is None
-                   else (1, 1)), batch_size=config.eval_batch_size,
-        ignore_label=config.ignore_label,
-        mean_pixel=config.model.mean_pixel)
-    c = config.num_classes
+        data.source, data.eval_split,
+        crop_size=config.crop_size if config.window is None else (1, 1),
+        batch_size=config.eval_batch_size, ignore_label=data.ignore_label,
+        mean_pixel=model.mean_pixel)
+    c = data.num_classes
     confusion = np.zeros((c, c), np.int64)
     trimaps = np.zeros((len(config.trimap_widths), c, c), np.int64)
-    visualizer = (Visualizer(config) if config.vis_logdir else None)
+    visualizer = (Visualizer(config, data.colormap) if config.vis_logdir
+                  else None)
     num_images, start = 0, time.time()
     out_of_range = 0
     try:
@@ -111,26 +108,25 @@ class Evaluator:
           visualizer.add_batch(batch, predictions.numpy())
         num_images += int(batch["image"].shape[0])
     except tf.errors.DataLossError as e:
-      raise record_read_error(config.dataset_dir, config.eval_split,
-                              e) from None
+      raise record_read_error(data.dataset_dir, data.eval_split, e) from None
     if num_images == 0:
       raise UserError("--eval_split=%s of %s has no images"
-                      % (config.eval_split, config.data_source))
+                      % (data.eval_split, data.source))
     if out_of_range:
       raise UserError(
           "--dataset_dir=%s: %d label pixels of split %s are outside [0, %d) "
           "and not the ignore label %d of the checkpoint's dataset %s; these "
           "records belong to another dataset (pass the checkpoint's data as "
-          "--dataset_dir)" % (config.dataset_dir, out_of_range,
-                              config.eval_split, config.num_classes,
-                              config.ignore_label, config.dataset))
-    result = metrics.metrics_from_confusion(confusion, config.class_names)
+          "--dataset_dir)" % (data.dataset_dir, out_of_range,
+                              data.eval_split, data.num_classes,
+                              data.ignore_label, data.name))
+    result = metrics.metrics_from_confusion(confusion, data.class_names)
     result.update({
-        "step": step, "checkpoint": prefix, "dataset": config.dataset,
-        "eval_split": config.eval_split, "num_images": num_images,
-        "output_stride": config.model.output_stride,
-        "atrous_rates": list(config.model.atrous_rates or []),
-        "eval_crop_size": list(config.model.crop_size),
+        "step": step, "checkpoint": prefix, "dataset": data.name,
+        "eval_split": data.eval_split, "num_images": num_images,
+        "output_stride": model.output_stride,
+        "atrous_rates": list(model.atrous_rates or []),
+        "eval_crop_size": list(config.crop_size),
         "eval_scales": list(config.eval_scales),
         "add_flipped_images": config.add_flipped_images,
         "inference_mode": config.inference_mode,
@@ -138,14 +134,14 @@ class Evaluator:
         "confusion_matrix": confusion.tolist()})
     if visualizer is not None:
       result["visualized_images"] = visualizer.count
-    if config.sliding_window is not None:
-      result["window_size"] = list(config.window_size)
-      result["window_stride"] = list(config.window_stride)
-      result["window_weighting"] = config.window_weighting
+    if config.window is not None:
+      result["window_size"] = list(config.window.window_size)
+      result["window_stride"] = list(config.window.window_stride)
+      result["window_weighting"] = config.window.weighting
     if config.trimap_widths:
       result["trimap"] = [
           {"width": w, "miou": metrics.metrics_from_confusion(
-              trimaps[i], config.class_names)["miou"],
+              trimaps[i], data.class_names)["miou"],
            "num_pixels": int(trimaps[i].sum())}
           for i, w in enumerate(config.trimap_widths)]
     self._write(result)
@@ -169,19 +165,21 @@ class Evaluator:
     writer.flush()
 
 
-def run(config: EvalConfig) -> Dict:
-  """Single pass (max_number_of_evaluations=1) or continuous evaluation.
+def run(run_config: RunConfig) -> Dict:
+  """Evaluates `run_config.eval.checkpoint` on `run_config.data`: a single
+  pass (max_number_of_evaluations=1) or continuously.
 
   Returns the last metrics dict.
   """
-  evaluator = Evaluator(config)
+  evaluator = Evaluator(run_config)
+  config = run_config.eval
   if config.max_number_of_evaluations == 1:
-    result = evaluator.evaluate(config.checkpoint_dir)
+    result = evaluator.evaluate(config.checkpoint)
     logging.info("%s", metrics.format_metrics(result, _title(result)))
     return result
   result, count = None, 0
   for prefix in tf.train.checkpoints_iterator(
-      config.checkpoint_dir, min_interval_secs=config.eval_interval_secs,
+      config.checkpoint, min_interval_secs=config.eval_interval_secs,
       timeout=config.eval_timeout_secs):
     try:
       result = evaluator.evaluate(prefix)
@@ -200,7 +198,7 @@ def run(config: EvalConfig) -> Dict:
       break
   if result is None:
     raise FileNotFoundError("no checkpoint appeared in %s within %s s"
-                            % (config.checkpoint_dir,
+                            % (config.checkpoint,
                                config.eval_timeout_secs))
   return result
 

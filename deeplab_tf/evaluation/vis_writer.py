@@ -23,10 +23,12 @@ def safe_name(filename) -> str:
 
 
 class Visualizer:
-  """Draws each evaluated image of a batch."""
+  """Draws each evaluated image of a batch (`config`: an EvalConfig;
+  `colormap`: the dataset's colours)."""
 
-  def __init__(self, config):
+  def __init__(self, config, colormap):
     self.config = config
+    self.colormap = colormap
     self.count = 0
 
   def add_batch(self, batch, predictions: np.ndarray):
@@ -45,11 +47,11 @@ class Visualizer:
       out = config.vis_logdir
       save_png(os.path.join(out, name + "_image.png"), image)
       save_png(os.path.join(out, name + "_prediction.png"),
-               colorize(prediction, config.colormap))
+               colorize(prediction, self.colormap))
       save_png(os.path.join(out, name + "_overlay.png"),
-               overlay(image, prediction, config.colormap))
+               overlay(image, prediction, self.colormap))
       save_png(os.path.join(out, name + "_label.png"),
-               colorize(label, config.colormap))
+               colorize(label, self.colormap))
       if config.also_save_raw_predictions:
         raw = prediction.astype(np.uint8)
         if config.convert_to_cityscapes_label_ids:

@@ -1,17 +1,16 @@
-"""export_lib: checkpoint + saved configuration -> SavedModel, TFLite, report.
+"""export_lib: a run's checkpoint -> SavedModel, TFLite, ONNX, report.
 
 `run_export(ExportConfig(...))` is everything `export.py` does; the CLI only
-turns flags into the config. The model configuration comes from the
-`deeplab_config.json` that train.py saved beside the checkpoint, so no model
-flag has to be repeated; only inference choices (output stride, scales,
-flips, crop / padding, TFLite variants) are options here.
+turns flags into the config. The model and data come from the run: the
+`deeplab_config.json` train.py saved beside the checkpoint (no model flag
+is repeated), or the RunConfig of an authors' TF1 checkpoint, exported in
+memory. Only inference choices are ExportConfig's (export/config.py).
 """
 
-import dataclasses
 import json
 import os
 import shutil
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -19,135 +18,18 @@ import tensorflow as tf
 from deeplab_tf import atomic_io
 from deeplab_tf import run_config
 from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
-from deeplab_tf import sliding_window as sliding_lib
 from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import optimize
 from deeplab_tf.export import parity
 from deeplab_tf.export import saved_model as saved_model_lib
 from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
+from deeplab_tf.export.config import ExportConfig
 from deeplab_tf.model import build_model
+from deeplab_tf.run_config import RunConfig
 
 REPORT_FILENAME = "export_report.json"
 FAILED_REPORT_FILENAME = "export_report.failed.json"
-PADDINGS = ("crop", "none")
-
-
-@dataclasses.dataclass(frozen=True)
-class ExportConfig:
-  """What to export and how (the model itself comes from the run config).
-
-  Attributes:
-    checkpoint_dir: train_logdir (newest checkpoint) or a checkpoint prefix.
-    export_dir: TF Serving base path; the SavedModel goes to
-      `<export_dir>/<version>/`, TFLite files and the report beside it.
-    version: SavedModel version; None = the checkpoint step (at least 1).
-    output_stride: inference output stride; None = the trained one.
-    inference_scales: multi-scale inference scales baked into the SavedModel.
-    add_flipped_images: also average left-right flipped predictions.
-    crop_size: [height, width] images are padded to (and the TFLite input
-      size); None = the run configuration's crop size.
-    padding: 'crop' pads to the crop with the mean pixel exactly as
-      evaluation does; 'none' runs the SavedModel at the image's own size.
-    tflite: also write the TFLite variants.
-    tflite_variants: which of tflite.VARIANTS.
-    tflite_input_dtype: 'uint8' or 'float32' TFLite input (RGB 0..255).
-    tflite_outputs: 'labels', 'logits' or 'both'.
-    tflite_input_size: static [height, width] of the TFLite input (the
-      deployment's frame size); None = the crop size.
-    dataset_dir: TFRecords for the int8 calibration and the parity images;
-      None = the run configuration's `dataset.dataset_dir` if it exists.
-    tfds_source: a `tfds_source.TfdsSource` read instead of dataset_dir
-      (default: the run configuration's TFDS dataset, if it was one).
-    representative_split: split read for int8 calibration.
-    parity_split: split whose images (and labels) the parity checks use.
-    num_representative: calibration images.
-    num_parity: parity images.
-    overwrite: replace an existing version / TFLite files.
-    verify: run the parity checks.
-    max_image_pixels: largest height x width per image the SavedModel
-      accepts (checked from the header of an encoded image, before
-      decoding); larger ones get InvalidArgument.
-    fold_batch_norm: fold BatchNorm into the preceding convolutions of the
-      exported graphs (SavedModel, ONNX); checked against the unfolded
-      model.
-    precision: 'float32' or 'mixed_bfloat16' SavedModel graph.
-    onnx: also write `<export_dir>/deeplab_<variant>.onnx` (needs .[onnx]).
-    onnx_opset: ONNX opset of the conversion.
-    window_size: [height, width]: adds the `serving_sliding` signature
-      (sliding-window inference with this window); None = none.
-    window_stride: its stride; None = 2/3 of the window.
-    window_batch_size: windows run together in `serving_sliding`.
-    window_weighting: 'uniform' or 'gaussian'.
-  """
-  checkpoint_dir: str
-  export_dir: str
-  version: Optional[int] = None
-  output_stride: Optional[int] = None
-  inference_scales: Tuple[float, ...] = (1.0,)
-  add_flipped_images: bool = False
-  crop_size: Optional[Tuple[int, int]] = None
-  padding: str = "crop"
-  tflite: bool = False
-  tflite_variants: Tuple[str, ...] = tflite_lib.VARIANTS
-  tflite_input_dtype: str = "uint8"
-  tflite_outputs: str = "both"
-  tflite_input_size: Optional[Tuple[int, int]] = None
-  dataset_dir: Optional[str] = None
-  representative_split: str = "train"
-  parity_split: str = "val"
-  num_representative: int = 32
-  num_parity: int = 4
-  overwrite: bool = False
-  verify: bool = True
-  max_image_pixels: int = serving.DEFAULT_MAX_IMAGE_PIXELS
-  tfds_source: Optional[object] = None
-  fold_batch_norm: bool = True
-  precision: str = "float32"
-  onnx: bool = False
-  onnx_opset: int = 17
-  window_size: Optional[Tuple[int, int]] = None
-  window_stride: Optional[Tuple[int, int]] = None
-  window_batch_size: int = 1
-  window_weighting: str = "uniform"
-
-  @property
-  def sliding_window(self) -> Optional[sliding_lib.SlidingWindow]:
-    if self.window_size is None:
-      return None
-    return sliding_lib.SlidingWindow(
-        self.window_size, self.window_stride, self.window_batch_size,
-        self.window_weighting)
-
-  def __post_init__(self):
-    serving.check_max_image_pixels(self.max_image_pixels)
-    if self.padding not in PADDINGS:
-      raise ConfigError("padding %r: choose one of %s"
-                        % (self.padding, ", ".join(PADDINGS)))
-    scales = tuple(float(s) for s in self.inference_scales)
-    if not scales or min(scales) <= 0:
-      raise ConfigError("inference_scales %r must be positive" % (scales,))
-    object.__setattr__(self, "inference_scales", scales)
-    for variant in self.tflite_variants:
-      if variant not in tflite_lib.VARIANTS:
-        raise ConfigError("tflite variant %r: choose from %s"
-                          % (variant, ", ".join(tflite_lib.VARIANTS)))
-    if self.crop_size is not None:
-      object.__setattr__(self, "crop_size",
-                         tuple(int(v) for v in self.crop_size))
-    if self.tflite_input_size is not None:  # checked before anything runs
-      size, _ = tflite_lib.choose_input_size(self.tflite_input_size, (1, 1))
-      object.__setattr__(self, "tflite_input_size", size)
-    if self.precision not in optimize.PRECISIONS:
-      raise ConfigError("precision %r: choose one of %s"
-                        % (self.precision, ", ".join(optimize.PRECISIONS)))
-    if self.window_size is None and self.window_stride is not None:
-      raise ConfigError("window_stride needs window_size (the sliding "
-                        "window of the serving_sliding signature)")
-    window = self.sliding_window  # validates the window settings
-    if window is not None:
-      object.__setattr__(self, "window_size", window.window_size)
-      object.__setattr__(self, "window_stride", window.window_stride)
 
 
 def read_split(dataset_dir, split: str, count: int) -> List[Dict]:
@@ -182,7 +64,7 @@ def synthetic_images(count: int, crop_size) -> List[Dict]:
   return samples
 
 
-def _dataset_dir(config: ExportConfig, dataset: Dict):
+def _dataset_dir(config: ExportConfig, data):
   """The TFRecord directory or TfdsSource to read images from, or None."""
   if config.tfds_source is not None:
     return config.tfds_source
@@ -191,24 +73,33 @@ def _dataset_dir(config: ExportConfig, dataset: Dict):
       raise FileNotFoundError("dataset_dir %s does not exist"
                               % config.dataset_dir)
     return config.dataset_dir
-  if dataset.get("tfds"):
-    from deeplab_tf.data.tfds_source import TfdsSource  # pylint: disable=g-import-not-at-top
-    return TfdsSource.from_dict(dataset["tfds"])
-  saved = dataset.get("dataset_dir")
+  if data.tfds is not None:
+    return data.tfds
+  saved = data.dataset_dir
   return saved if saved and os.path.isdir(saved) else None
 
 
-def load_export_model(config: ExportConfig):
-  """(ModelOptions, dataset dict, native Keras model, checkpoint prefix)."""
-  opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
-  prefix = intact_checkpoint_prefix(config.checkpoint_dir)
-  if config.crop_size is not None:
-    opts = opts.replace(crop_size=config.crop_size)
+def export_run(config: ExportConfig, run: Optional[RunConfig] = None
+               ) -> RunConfig:
+  """The run exported: `run` (default: the checkpoint's saved one) at the
+  export's output stride and crop."""
+  run = run or run_config.load_run_config(config.checkpoint)
+  model, data = run.model, run.data
   if config.output_stride is not None:
-    opts = opts.for_output_stride(config.output_stride)
-  model = build_model(opts, upsample_logits=False)
-  run_config.restore_model(model, prefix)
-  return opts, dataset, model, prefix
+    model = model.for_output_stride(config.output_stride)
+  if config.crop_size is not None:
+    data = data.replace(crop_size=config.crop_size)
+  if config.window is not None:
+    config.window.check_output_stride(model.output_stride)
+  elif config.padding == "crop":
+    model.check_crop(data.crop_size, "crop_size")
+  return run.replace(model=model, data=data)
+
+
+def load_export_model(config: ExportConfig, run: RunConfig):
+  """(native Keras model of run.model, the checkpoint read)."""
+  model = build_model(run.model, upsample_logits=False)
+  return model, run_config.restore_model(model, config.checkpoint)
 
 
 class ExportWriteError(OSError):
@@ -226,8 +117,12 @@ def _written(what: str, function, *args, **kwargs):
         "choose a writable --export_dir)" % (what, reason)) from e
 
 
-def run_export(config: ExportConfig, log=print) -> Dict:
+def run_export(config: ExportConfig, log=print,
+               run: Optional[RunConfig] = None) -> Dict:
   """Exports and verifies; returns (and writes) the report dict.
+
+  `run`: the model and data of config.checkpoint (default: its saved
+  deeplab_config.json; give it for a TF1 checkpoint).
 
   Everything is made in a hidden staging directory and in memory first;
   only when the SavedModel, every requested TFLite variant and the parity
@@ -237,8 +132,8 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   as they were. With a failed check the report goes to
   `export_report.failed.json`.
   """
-  opts, dataset, _ = run_config.load_run_config(config.checkpoint_dir)
-  data_dir = _dataset_dir(config, dataset)
+  run = export_run(config, run)
+  data_dir = _dataset_dir(config, run.data)
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
     raise ConfigError(
         "the int8 TFLite variant needs real images for calibration: pass "
@@ -248,17 +143,16 @@ def run_export(config: ExportConfig, log=print) -> Dict:
   if config.onnx:
     from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
     onnx_lib.check_available()  # before anything is written
-  if config.sliding_window is not None:
-    config.sliding_window.check_output_stride(opts.output_stride)
   version = config.version or saved_model_lib.default_version(
-      intact_checkpoint_prefix(config.checkpoint_dir))
-  _check_outputs_free(config, version, config.crop_size or opts.crop_size,
-                      opts.model_variant)
+      intact_checkpoint_prefix(config.checkpoint))
+  _check_outputs_free(config, version, run.data.crop_size,
+                      run.model.model_variant)
   staged = _written("the staging directory in %s" % config.export_dir,
                     saved_model_lib.staging_dir, config.export_dir, version)
   pending = {}  # output path -> its complete temporary file
   try:
-    report, tflite_files = _stage(config, version, data_dir, staged, log)
+    report, tflite_files = _stage(config, run, version, data_dir, staged,
+                                  log)
     if not report["passed"]:
       # Not served: the report goes beside, for the user to inspect.
       path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
@@ -315,15 +209,17 @@ def _check_outputs_free(config: ExportConfig, version: int, crop_size,
         raise FileExistsError("%s already exists (pass --overwrite)" % path)
 
 
-def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
+def _stage(config: ExportConfig, run: RunConfig, version: int, data_dir,
+           staged: str, log):
   """SavedModel into `staged`, TFLite bytes, parity checks: (report, files).
 
   The report describes the published layout; nothing outside `staged` is
   written.
   """
-  opts, dataset, model, prefix = load_export_model(config)
-  pad_size = opts.crop_size if config.padding == "crop" else (1, 1)
-  window = config.sliding_window
+  opts, crop = run.model, run.data.crop_size
+  model, prefix = load_export_model(config, run)
+  pad_size = crop if config.padding == "crop" else (1, 1)
+  window = config.window
   exported_model = optimize.serving_model(
       opts, model, fold=config.fold_batch_norm, precision=config.precision)
   module = serving.DeepLabServingModule(
@@ -331,24 +227,20 @@ def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
       num_classes=opts.num_classes, scales=config.inference_scales,
       add_flipped_images=config.add_flipped_images,
       max_image_pixels=config.max_image_pixels, sliding_window=window)
-  config_path = os.path.join(
-      config.checkpoint_dir if os.path.isdir(config.checkpoint_dir)
-      else os.path.dirname(config.checkpoint_dir), run_config.CONFIG_FILENAME)
-  with open(config_path) as f:
-    extra = {run_config.CONFIG_FILENAME: f.read()}
+  # The run exported travels with it (assets.extra/deeplab_config.json).
+  extra = {run_config.CONFIG_FILENAME: json.dumps(
+      run.to_dict(), indent=2, sort_keys=True) + "\n"}
   _written("the SavedModel to %s" % staged, saved_model_lib.save_into,
            module, staged, extra)
   path = saved_model_lib.version_dir(config.export_dir, version)
   report = {"checkpoint": prefix, "saved_model": path, "version": version,
-            "model": opts.to_dict(), "export": _jsonable(config),
+            "model": opts.to_dict(), "export": config.to_dict(),
             "tflite": {}, "parity": {}}
 
-  ignore_label = int(dataset.get("ignore_label", 255))
   samples = []
   if config.verify:
     samples = (read_split(data_dir, config.parity_split, config.num_parity)
-               if data_dir else synthetic_images(config.num_parity,
-                                                 opts.crop_size))
+               if data_dir else synthetic_images(config.num_parity, crop))
     report["parity_images"] = ("%s:%s" % (getattr(data_dir, "dataset",
                                                   data_dir),
                                           config.parity_split)
@@ -379,7 +271,7 @@ def _stage(config: ExportConfig, version: int, data_dir, staged: str, log):
     files.update(onnx_files)
   if config.tflite:
     report["tflite"], tflite_files = _export_tflite(
-        config, opts, model, data_dir, samples, ignore_label, report, log)
+        config, run, model, data_dir, samples, report, log)
     files.update(tflite_files)
   report["passed"] = all(c["passed"] for c in report["parity"].values())
   return report, files
@@ -394,11 +286,11 @@ def _tflite_spec(config: ExportConfig, variant: str, size):
                                config.tflite_outputs)
 
 
-def _export_tflite(config, opts, model, data_dir, samples, ignore_label,
-                   report, log):
+def _export_tflite(config, run, model, data_dir, samples, report, log):
   """({variant: info}, {path: model bytes}): converted, checked, unwritten."""
+  opts, ignore_label = run.model, run.data.ignore_label
   size, why = tflite_lib.choose_input_size(config.tflite_input_size,
-                                           opts.crop_size)
+                                           run.data.crop_size)
   report["tflite_input_size"] = {"size": list(size), "reason": why}
   log("TFLite input %dx%d: %s" % (size + (why,)))
   mean = opts.mean_pixel
@@ -454,7 +346,3 @@ def _export_onnx(config, opts, model, pad_size, samples, report, log):
         add_flipped_images=config.add_flipped_images)
   return info, {path: model_bytes}
 
-
-def _jsonable(config: ExportConfig) -> Dict:
-  out = dataclasses.asdict(config)
-  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

@@ -70,7 +70,7 @@ class DeepLabServingModule(tf.Module):
 
   Example:
     module = DeepLabServingModule(build_model(opts, upsample_logits=False),
-                                  crop_size=opts.crop_size,
+                                  crop_size=(513, 513),
                                   mean_pixel=opts.mean_pixel,
                                   num_classes=opts.num_classes)
     tf.saved_model.save(module, path, signatures=module.signatures())

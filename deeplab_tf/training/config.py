@@ -1,14 +1,16 @@
-"""TrainConfig: everything a training run needs, frozen and validated.
+"""TrainConfig: the train section of a run (schedule, optimiser, loss,
+initialisation, output cadence, distribution), frozen and validated.
 
 Field names are the authors' TF1 flags (research/deeplab/train.py) so their
-command lines carry over. `train.py` turns flags into one TrainConfig; the
-library never reads flags.
+command lines carry over. The model and the data are the other sections of
+the same `RunConfig` (deeplab_tf/run_config.py); `train.py` turns flags into
+one RunConfig and the library never reads flags. The field defaults are
+the paper's (training/defaults.py reads them).
 """
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from deeplab_tf.config import ModelOptions
 from deeplab_tf.errors import ConfigError
 
 LEARNING_POLICIES = ("poly", "step", "cosine")
@@ -18,16 +20,10 @@ MIXED_PRECISION = ("none", "float16", "bfloat16", "auto")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """A training run.
+  """How a run trains.
 
   Attributes:
-    model: the model; `model.crop_size` is the training crop.
-    dataset: dataset name or label-map path (descriptor source).
-    dataset_dir: directory of `{split}-*.tfrecord` files.
-    num_classes, ignore_label: from the dataset descriptor (model.num_classes
-      must equal num_classes).
-    class_names, colormap: from the descriptor (summaries, eval reports).
-    train_split, train_batch_size: split and *global* batch size.
+    train_batch_size: the *global* batch size.
     base_learning_rate, learning_policy, learning_power, end_learning_rate,
     learning_rate_decay_step, learning_rate_decay_factor,
     training_number_of_steps, slow_start_step, slow_start_learning_rate,
@@ -40,8 +36,6 @@ class TrainConfig:
       MobileNetV2, 0.9997 in Xception and the head). Short runs from scratch
       need a faster average (e.g. 0.99), or the moving statistics used at
       evaluation are still mostly their initial values.
-    min_scale_factor, max_scale_factor, scale_factor_step_size,
-    min_resize_value, max_resize_value: data augmentation.
     upsample_logits: upsample logits to the labels (else labels are
       downsampled with nearest neighbour).
     top_k_percent_pixels, hard_example_mining_step: hard-pixel mining.
@@ -55,17 +49,7 @@ class TrainConfig:
     mixed_precision: 'none', 'float16', 'bfloat16' or 'auto' (float16 on
       GPUs, bfloat16 elsewhere).
     seed: data-pipeline and initialisation seed (None: random).
-    tfds_data_dir, tfds_download, tfds_image_key, tfds_label_key, label_map:
-      a `tfds:<name>` dataset's TFDS data directory, download permission,
-      feature keys and class description (see data/tfds_source.py).
   """
-  model: ModelOptions
-  dataset: str = "synthetic"
-  dataset_dir: str = ""
-  ignore_label: int = 255
-  class_names: Tuple[str, ...] = ()
-  colormap: Tuple[Tuple[int, int, int], ...] = ()
-  train_split: str = "train"
   train_batch_size: int = 8
   base_learning_rate: float = 0.007
   learning_policy: str = "poly"
@@ -81,11 +65,6 @@ class TrainConfig:
   weight_decay: float = 4e-5
   fine_tune_batch_norm: bool = True
   batch_norm_decay: Optional[float] = None
-  min_scale_factor: float = 0.5
-  max_scale_factor: float = 2.0
-  scale_factor_step_size: float = 0.25
-  min_resize_value: Optional[int] = None
-  max_resize_value: Optional[int] = None
   upsample_logits: bool = True
   top_k_percent_pixels: float = 1.0
   hard_example_mining_step: int = 0
@@ -102,28 +81,12 @@ class TrainConfig:
   tpu: Optional[str] = None
   mixed_precision: str = "none"
   seed: Optional[int] = None
-  tfds_data_dir: Optional[str] = None
-  tfds_download: bool = False
-  tfds_image_key: Optional[str] = None
-  tfds_label_key: Optional[str] = None
-  label_map: Optional[str] = None
 
   def __post_init__(self):
     if self.label_weights is not None:
       object.__setattr__(self, "label_weights",
                          tuple(float(w) for w in self.label_weights) or None)
-    object.__setattr__(self, "class_names", tuple(self.class_names))
-    object.__setattr__(self, "colormap",
-                       tuple(tuple(int(v) for v in c) for c in self.colormap))
     self.validate()
-
-  @property
-  def num_classes(self) -> int:
-    return self.model.num_classes
-
-  @property
-  def crop_size(self) -> Tuple[int, int]:
-    return self.model.crop_size
 
   def validate(self):
     """Raises ConfigError (a ValueError) naming the flag that is wrong."""
@@ -141,11 +104,6 @@ class TrainConfig:
     check(self.mixed_precision in MIXED_PRECISION,
           "--mixed_precision=%r: choose one of %s"
           % (self.mixed_precision, ", ".join(MIXED_PRECISION)))
-    check(min(self.crop_size) >= self.model.output_stride,
-          "--train_crop_size=%d,%d is smaller than --output_stride=%d: the "
-          "network would see less than one feature pixel; use a larger crop "
-          "(the paper uses 513,513)" % (self.crop_size
-                                       + (self.model.output_stride,)))
     check(self.train_batch_size >= 1,
           "--train_batch_size=%d must be >= 1" % self.train_batch_size)
     check(self.training_number_of_steps >= 1,
@@ -158,24 +116,12 @@ class TrainConfig:
           % self.top_k_percent_pixels)
     check(self.hard_example_mining_step >= 0,
           "--hard_example_mining_step must be >= 0")
-    check(0 < self.min_scale_factor <= self.max_scale_factor,
-          "--min_scale_factor=%g / --max_scale_factor=%g: need 0 < min <= max"
-          % (self.min_scale_factor, self.max_scale_factor))
     check(self.batch_norm_decay is None or 0 <= self.batch_norm_decay < 1,
           "--batch_norm_decay=%r must be in [0, 1)" % (self.batch_norm_decay,))
     check(self.weight_decay >= 0, "--weight_decay must be >= 0")
     check(self.log_steps >= 1, "--log_steps must be >= 1")
-    check(0 <= self.ignore_label <= 255,
-          "ignore_label=%d must be in [0, 255]" % self.ignore_label)
     if self.label_weights is not None:
-      check(len(self.label_weights) == self.num_classes,
-            "--label_weights has %d values but the dataset has %d classes"
-            % (len(self.label_weights), self.num_classes))
       check(min(self.label_weights) >= 0, "--label_weights must be >= 0")
-    if self.class_names:
-      check(len(self.class_names) == self.num_classes,
-            "%d class names for --num_classes=%d"
-            % (len(self.class_names), self.num_classes))
     if self.learning_policy == "step":
       check(self.learning_rate_decay_step >= 1,
             "--learning_rate_decay_step must be >= 1")
@@ -187,22 +133,28 @@ class TrainConfig:
       check(self.mixed_precision != "float16",
             "--mixed_precision=float16 is not supported on TPUs; use bfloat16")
 
-  @property
-  def data_source(self):
-    """The TFRecord directory, or a TfdsSource for `tfds:` datasets."""
-    from deeplab_tf.data import tfds_source  # pylint: disable=g-import-not-at-top
-    if tfds_source.is_tfds(self.dataset):
-      return tfds_source.TfdsSource.from_values(self.dataset, self.to_dict())
-    return self.dataset_dir
+  def check_classes(self, num_classes: int):
+    """The label weights must be one per class."""
+    if self.label_weights is not None and len(
+        self.label_weights) != num_classes:
+      raise ConfigError(
+          "--label_weights has %d values but the dataset has %d classes"
+          % (len(self.label_weights), num_classes))
 
-  def to_dict(self) -> dict:
-    """JSON-ready: the model as its own dict, tuples as lists."""
-    d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-    d["model"] = self.model.to_dict()
-    for k, v in d.items():
-      if isinstance(v, tuple):
-        d[k] = [list(x) if isinstance(x, tuple) else x for x in v]
+  def to_dict(self) -> Dict[str, Any]:
+    """JSON-ready (tuples as lists)."""
+    d = dataclasses.asdict(self)
+    if d["label_weights"] is not None:
+      d["label_weights"] = list(d["label_weights"])
     return d
+
+  @classmethod
+  def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+      raise ConfigError("unknown train settings: %s" % ", ".join(unknown))
+    return cls(**d)
 
   def replace(self, **changes) -> "TrainConfig":
     return dataclasses.replace(self, **changes)

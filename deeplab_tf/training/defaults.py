@@ -14,6 +14,7 @@ import os
 
 from deeplab_tf.config import ModelOptions
 from deeplab_tf.data import input_pipeline
+from deeplab_tf.data.data_config import PAPER_CROP_SIZE, Augmentation
 from deeplab_tf.training.config import TrainConfig
 
 DEFAULT_TRAIN_LOGDIR = os.path.join("runs", "default")
@@ -28,20 +29,23 @@ def _field_defaults(cls) -> dict:
 
 
 # Flag values when neither the user nor a saved config gives one: the
-# paper's, which are the defaults of ModelOptions and TrainConfig themselves
-# (written there once, read here).
+# paper's, which are the defaults of the sections themselves (ModelOptions,
+# DataConfig's crop and Augmentation, TrainConfig: written there once, read
+# here).
 _MODEL, _TRAIN = _field_defaults(ModelOptions), _field_defaults(TrainConfig)
+_AUGMENTATION = _field_defaults(Augmentation)
 PAPER = {
     "model_variant": _MODEL["model_variant"],
     "output_stride": _MODEL["output_stride"],
     "decoder_output_stride": _MODEL["decoder_output_stride"],
     "depth_multiplier": _MODEL["depth_multiplier"],
-    "train_crop_size": _MODEL["crop_size"],
+    "train_crop_size": PAPER_CROP_SIZE,
+    "min_scale_factor": _AUGMENTATION["min_scale_factor"],
+    "max_scale_factor": _AUGMENTATION["max_scale_factor"],
     **{name: _TRAIN[name] for name in (
         "train_batch_size", "base_learning_rate", "training_number_of_steps",
-        "weight_decay", "min_scale_factor", "max_scale_factor",
-        "fine_tune_batch_norm", "save_interval_secs", "save_summaries_secs",
-        "log_steps")},
+        "weight_decay", "fine_tune_batch_norm", "save_interval_secs",
+        "save_summaries_secs", "log_steps")},
 }
 
 # The embedded default run: a few minutes on two CPU cores.
@@ -70,10 +74,11 @@ def has_split(dataset_dir: str, split: str) -> bool:
     return False
 
 
-def is_embedded_run(config: TrainConfig) -> bool:
-  """True for the embedded default: the synthetic data in its own place."""
-  return (config.dataset == "synthetic"
-          and os.path.normpath(config.dataset_dir) == SYNTHETIC_DATA_DIR)
+def is_embedded_run(data) -> bool:
+  """True for the embedded default: the synthetic data (a DataConfig) in
+  its own place."""
+  return (data.name == "synthetic"
+          and os.path.normpath(data.dataset_dir) == SYNTHETIC_DATA_DIR)
 
 
 def ensure_synthetic_dataset(dataset_dir: str, seed: int = 0) -> str:

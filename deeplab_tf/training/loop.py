@@ -23,9 +23,8 @@ from deeplab_tf.checkpoint_files import (newest_intact_checkpoint,
 from deeplab_tf.data.input_pipeline import build_train_dataset
 from deeplab_tf.data.shard_check import record_read_error
 from deeplab_tf.errors import UserError
-from deeplab_tf.run_config import load_run_config, save_run_config
+from deeplab_tf.run_config import RunConfig, load_run_config, save_run_config
 from deeplab_tf.training import checkpoints, defaults
-from deeplab_tf.training.config import TrainConfig
 from deeplab_tf.training.logdir_lock import LogdirLock
 from deeplab_tf.training.strategy import is_chief, make_strategy
 from deeplab_tf.training.summaries import Progress, TrainSummaries
@@ -51,59 +50,41 @@ class TrainResult:
   already_complete: bool = False  # nothing to do: step >= the step count
 
 
-def default_dataset_fn(config: TrainConfig):
+def default_dataset_fn(run: RunConfig):
   """`input_context -> dataset` of the training split (global batch)."""
+  data = run.data
   def dataset_fn(input_context):
     return build_train_dataset(
-        config.data_source, config.train_split, crop_size=config.crop_size,
-        batch_size=config.train_batch_size, ignore_label=config.ignore_label,
-        mean_pixel=config.model.mean_pixel,
-        min_scale_factor=config.min_scale_factor,
-        max_scale_factor=config.max_scale_factor,
-        scale_factor_step_size=config.scale_factor_step_size,
-        min_resize_value=config.min_resize_value,
-        max_resize_value=config.max_resize_value, seed=config.seed,
-        input_context=input_context)
+        data.source, data.train_split, crop_size=data.crop_size,
+        batch_size=run.train.train_batch_size, ignore_label=data.ignore_label,
+        mean_pixel=run.model.mean_pixel, seed=run.train.seed,
+        input_context=input_context, **dataclasses.asdict(data.augmentation))
   return dataset_fn
 
 
-def train_dataset_section(config: TrainConfig) -> dict:
-  """The `dataset` section of a training run's deeplab_config.json."""
-  section = {"name": config.dataset, "num_classes": config.num_classes,
-             "ignore_label": config.ignore_label,
-             "class_names": list(config.class_names),
-             "colormap": [list(c) for c in config.colormap],
-             "dataset_dir": os.path.abspath(config.dataset_dir)
-             if config.dataset_dir else "", "train_split": config.train_split}
-  source = config.data_source
-  if not isinstance(source, str):  # a TFDS dataset: how to read it again
-    section["tfds"] = source.to_dict()
-  return section
-
-
-def check_saved_config(config: TrainConfig):
-  """Resuming with another model is an error naming the differing fields."""
+def check_saved_config(run: RunConfig):
+  """Resuming with another model is an error naming the differing fields
+  (the data may change between runs: it is not weights)."""
+  logdir = run.train.train_logdir
   try:
-    saved, _, _ = load_run_config(config.train_logdir)
+    saved = load_run_config(logdir).model
   except FileNotFoundError:
     return
-  # The crop may change between runs (it is data, not weights).
-  if saved.replace(crop_size=config.crop_size) != config.model:
-    a, b = saved.to_dict(), config.model.to_dict()
+  if saved != run.model:
+    a, b = saved.to_dict(), run.model.to_dict()
     diff = ["%s: saved %r, flags %r" % (k, a[k], b[k]) for k in a
             if a[k] != b[k]]
     raise UserError(
         "--train_logdir=%s holds checkpoints of another model (%s); use a "
         "new --train_logdir or the same model flags"
-        % (config.train_logdir, "; ".join(diff)))
+        % (logdir, "; ".join(diff)))
 
 
-def _worker_dir(config: TrainConfig, strategy) -> str:
+def _worker_dir(logdir: str, strategy) -> str:
   if is_chief(strategy):
-    return config.train_logdir
+    return logdir
   task_id = strategy.cluster_resolver.task_id
-  return os.path.join(config.train_logdir, ".worker_tmp",
-                      "worker_%d" % task_id)
+  return os.path.join(logdir, ".worker_tmp", "worker_%d" % task_id)
 
 
 def _agree_any(strategy, flag: bool) -> bool:
@@ -116,15 +97,16 @@ def _agree_any(strategy, flag: bool) -> bool:
   return bool(strategy.experimental_local_results(out)[0].numpy() > 0)
 
 
-def train(config: TrainConfig, *, strategy=None,
+def train(run: RunConfig, *, strategy=None,
           dataset_fn: Optional[Callable] = None) -> TrainResult:
-  """Trains `config` to `training_number_of_steps`, resuming if possible.
+  """Trains `run` to `run.train.training_number_of_steps`, resuming if
+  possible.
 
   Args:
-    config: the run.
-    strategy: an existing strategy (default: made from config.strategy).
+    run: the run (model, data and train sections).
+    strategy: an existing strategy (default: made from run.train.strategy).
     dataset_fn: `input_context -> tf.data.Dataset` of per-replica batches
-      (default: the TFRecord pipeline of config.dataset_dir).
+      (default: the input pipeline of run.data).
   Raises:
     NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint
       stays the latest one).
@@ -133,20 +115,21 @@ def train(config: TrainConfig, *, strategy=None,
     DataError: a shard of the split is truncated or corrupt (named).
     OSError: the logdir cannot be written (read-only, full, a file).
   """
+  config = run.train
   if config.seed is not None:
     keras.utils.set_random_seed(config.seed)
   strategy = strategy or make_strategy(config.strategy, config.tpu)
   chief = is_chief(strategy)
   prepare_logdir(config.train_logdir)
-  if dataset_fn is None and chief and defaults.is_embedded_run(config):
+  if dataset_fn is None and chief and defaults.is_embedded_run(run.data):
     # Only the embedded default writes data, and only to its own location.
-    defaults.ensure_synthetic_dataset(config.dataset_dir,
+    defaults.ensure_synthetic_dataset(run.data.dataset_dir,
                                       seed=config.seed or 0)
   lock = LogdirLock(config.train_logdir).acquire() if chief else None
   try:
     if chief:
       remove_stale_temporaries(config.train_logdir)
-    return _train(config, strategy, chief, dataset_fn)
+    return _train(run, strategy, chief, dataset_fn)
   finally:
     if lock is not None:
       lock.release()
@@ -161,9 +144,10 @@ def prepare_logdir(logdir: str):
   os.makedirs(logdir, exist_ok=True)
 
 
-def _train(config, strategy, chief, dataset_fn) -> TrainResult:
-  check_saved_config(config)
-  trainer, manager, directory, resumed_from = _set_up(config, strategy, chief)
+def _train(run: RunConfig, strategy, chief, dataset_fn) -> TrainResult:
+  config = run.train
+  check_saved_config(run)
+  trainer, manager, directory, resumed_from = _set_up(run, strategy, chief)
   step = int(trainer.step.numpy())
   if step >= config.training_number_of_steps:
     return _already_complete(config, manager, chief, step, resumed_from)
@@ -171,10 +155,10 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
                "BN %s, fine_tune_batch_norm %s", type(strategy).__name__,
                trainer.num_replicas, config.train_batch_size,
                trainer.sync_batch_norm, config.fine_tune_batch_norm)
-  dataset = trainer.distribute(dataset_fn or default_dataset_fn(config))
+  dataset = trainer.distribute(dataset_fn or default_dataset_fn(run))
   summaries = TrainSummaries(config.train_logdir if chief else None,
-                             config.colormap, config.class_names,
-                             config.num_classes)
+                             run.data.colormap, run.data.class_names,
+                             run.data.num_classes)
   start_step, start_time = step, time.time()
   progress = Progress(step, config.training_number_of_steps,
                       config.train_batch_size)
@@ -183,7 +167,7 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
   saved = resumed_from  # not manager.latest_checkpoint: it may be corrupt
   iterator = iter(dataset)
   while step < config.training_number_of_steps:
-    out = trainer.train_step(_next_batch(iterator, config, summaries))
+    out = trainer.train_step(_next_batch(iterator, run.data, summaries))
     step += 1
     loss = _finite_loss(out, step, saved, summaries)
     summaries.accumulate(out["confusion"].numpy())
@@ -212,23 +196,23 @@ def _train(config, strategy, chief, dataset_fn) -> TrainResult:
                      sps * config.train_batch_size, elapsed, resumed_from)
 
 
-def _set_up(config: TrainConfig, strategy, chief: bool):
+def _set_up(run: RunConfig, strategy, chief: bool):
   """(trainer, checkpoint manager, its directory, resumed prefix): the
   model resumed or initialised, and the run configuration saved."""
+  config = run.train
   latest = _resume_checkpoint(config)
-  trainer = Trainer(config, strategy)
-  directory = _worker_dir(config, strategy)
+  trainer = Trainer(run, strategy)
+  directory = _worker_dir(config.train_logdir, strategy)
   manager = tf.train.CheckpointManager(
       trainer.checkpoint, directory, max_to_keep=config.max_to_keep,
       checkpoint_name=CHECKPOINT_NAME)
-  resumed_from = _restore_or_initialize(config, trainer, latest)
+  resumed_from = _restore_or_initialize(run, trainer, latest)
   if chief:
-    save_run_config(config.train_logdir, config.model,
-                    train_dataset_section(config), config.to_dict())
+    save_run_config(config.train_logdir, run)
   return trainer, manager, directory, resumed_from
 
 
-def _already_complete(config: TrainConfig, manager, chief: bool, step: int,
+def _already_complete(config, manager, chief: bool, step: int,
                       resumed_from: Optional[str]) -> TrainResult:
   latest = manager.latest_checkpoint if chief else None
   logging.info("training is already complete at step %d (%s; "
@@ -240,14 +224,13 @@ def _already_complete(config: TrainConfig, manager, chief: bool, step: int,
                      resumed_from, already_complete=True)
 
 
-def _next_batch(iterator, config: TrainConfig, summaries):
+def _next_batch(iterator, data, summaries):
   """The next batch; a corrupt shard is a DataError naming the file."""
   try:
     return next(iterator)
   except tf.errors.DataLossError as e:
     summaries.flush()
-    raise record_read_error(config.dataset_dir, config.train_split,
-                            e) from None
+    raise record_read_error(data.dataset_dir, data.train_split, e) from None
 
 
 def _finite_loss(out, step: int, saved: Optional[str], summaries) -> float:
@@ -265,7 +248,7 @@ def _finite_loss(out, step: int, saved: Optional[str], summaries) -> float:
   return loss
 
 
-def _log_step(config: TrainConfig, chief: bool, step: int, out, progress,
+def _log_step(config, chief: bool, step: int, out, progress,
               summaries):
   """Scalar summaries and (on the chief) one console line."""
   speed = progress.update(step)
@@ -295,7 +278,7 @@ def _save(manager, step: int, chief: bool, directory: str) -> str:
   return path
 
 
-def _resume_checkpoint(config: TrainConfig) -> Optional[str]:
+def _resume_checkpoint(config) -> Optional[str]:
   """The newest intact checkpoint of train_logdir (None if there is none);
   CorruptCheckpointError when none of them reads. Checked before the model
   is built, so that a hopeless resume fails at once."""
@@ -309,10 +292,11 @@ def _resume_checkpoint(config: TrainConfig) -> Optional[str]:
   return latest
 
 
-def _restore_or_initialize(config: TrainConfig, trainer: Trainer,
+def _restore_or_initialize(run: RunConfig, trainer: Trainer,
                            latest: Optional[str]) -> Optional[str]:
   """Resumes from `latest` (see _resume_checkpoint), else initialises from
   --tf_initial_checkpoint (if given). Returns the resumed prefix."""
+  config = run.train
   if latest:
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info("resuming from %s at step %d%s", latest,
@@ -324,7 +308,7 @@ def _restore_or_initialize(config: TrainConfig, trainer: Trainer,
     return latest
   if config.tf_initial_checkpoint:
     checkpoints.initialize_from_checkpoint(
-        trainer.model, config.model, config.tf_initial_checkpoint,
+        trainer.model, run.model, config.tf_initial_checkpoint,
         initialize_last_layer=config.initialize_last_layer,
         last_layers_contain_logits_only=config.last_layers_contain_logits_only)
   else:

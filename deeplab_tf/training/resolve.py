@@ -1,4 +1,5 @@
-"""Flag values (a plain dict, None = not given) -> one TrainConfig.
+"""train.py's flag values (a plain dict, None = not given) -> one RunConfig
+with its model, data and train sections.
 
 Unset values come from `defaults.defaults_for(dataset)`: the embedded run's
 for the synthetic dataset, the paper's otherwise. The dataset descriptor
@@ -16,36 +17,21 @@ from deeplab_tf.data import (LABEL_MAP_FILENAME, DataError,
                              get_dataset_descriptor)
 from deeplab_tf.data import tfds_source
 from deeplab_tf.data.builtin import bit_colormap
+from deeplab_tf.data.data_config import (Augmentation, DataConfig, as_size,
+                                         generic_descriptor)
 from deeplab_tf.errors import ConfigError
+from deeplab_tf.run_config import RunConfig
 from deeplab_tf.training import defaults
 from deeplab_tf.training.config import TrainConfig
 
-TRAIN_FLAG_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                         if f.name not in ("model", "class_names", "colormap",
-                                           "ignore_label")) + (
+_TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+_AUGMENTATION_FIELDS = tuple(f.name for f in dataclasses.fields(Augmentation))
+# The train.py flags read into a RunConfig.
+TRAIN_FLAG_NAMES = _TRAIN_FIELDS + _AUGMENTATION_FIELDS + (
+    "dataset", "dataset_dir", "train_split", "train_crop_size",
     "model_variant", "output_stride", "atrous_rates", "decoder_output_stride",
     "aspp_with_separable_conv", "decoder_use_separable_conv", "multi_grid",
-    "depth_multiplier", "num_classes", "train_crop_size")
-
-
-def parse_crop_size(value, flag: str = "train_crop_size"):
-  """'h,w' / [h, w] / h -> (h, w); ValueError naming the flag."""
-  if isinstance(value, str):
-    value = value.split(",")
-  if isinstance(value, int):
-    value = [value, value]
-  text = (",".join(str(v) for v in value) if isinstance(value, (list, tuple))
-          else repr(value))
-  try:
-    size = tuple(int(v) for v in value)
-  except (TypeError, ValueError):
-    raise ConfigError("--%s=%s must be 'height,width'" % (flag, text)) from None
-  if len(size) == 1:
-    size = size * 2
-  if len(size) != 2 or min(size) < 1:
-    raise ConfigError("--%s=%s must be two positive integers 'height,width'"
-                      % (flag, text))
-  return size
+    "depth_multiplier", "num_classes") + tfds_source.FLAG_NAMES
 
 
 def parse_decoder_output_stride(value) -> Optional[int]:
@@ -133,8 +119,7 @@ def model_options(values: Dict[str, Any], preset: Dict[str, Any],
       is not False,
       decoder_use_separable_conv=values.get("decoder_use_separable_conv")
       is not False,
-      multi_grid=values.get("multi_grid"),
-      crop_size=parse_crop_size(get("train_crop_size")))
+      multi_grid=values.get("multi_grid"))
   if variant in MOBILENET_VARIANTS:
     kwargs["depth_multiplier"] = float(get("depth_multiplier"))
     kwargs["divisible_by"] = values.get("divisible_by")  # zoo: entries
@@ -143,15 +128,28 @@ def model_options(values: Dict[str, Any], preset: Dict[str, Any],
   return ModelOptions(**kwargs)
 
 
-def train_config_from_values(values: Dict[str, Any]) -> TrainConfig:
-  """Builds and validates the TrainConfig. Nothing is written: the embedded
-  run's synthetic dataset is written by `loop.train` when it starts."""
+def run_config_from_values(values: Dict[str, Any]) -> RunConfig:
+  """Builds and validates the run. Nothing is written: the embedded run's
+  synthetic dataset is written by `loop.train` when it starts."""
   values = dict(values)
   name = dataset_name(values)
   preset = defaults.defaults_for(name)
-  embedded = name == "synthetic" and not values.get("dataset_dir")
-  if embedded:
+  if name == "synthetic" and not values.get("dataset_dir"):
     values["dataset_dir"] = defaults.SYNTHETIC_DATA_DIR
+  data = data_config(name, values, preset)
+  model = model_options(values, preset, data.num_classes)
+  train = {k: values[k] if values.get(k) is not None else preset[k]
+           for k in _TRAIN_FIELDS
+           if values.get(k) is not None or k in preset}
+  train.setdefault("train_logdir", defaults.DEFAULT_TRAIN_LOGDIR)
+  return RunConfig(model=model, data=data, train=TrainConfig(**train))
+
+
+def data_config(name: str, values: Dict[str, Any],
+                preset: Dict[str, Any]) -> DataConfig:
+  """The data section: the named dataset's descriptor (a --num_classes
+  above its count gives numbered classes), directory or TFDS source, split,
+  crop and augmentation."""
   tfds = tfds_source.is_tfds(name)
   stray = [k for k in tfds_source.FLAG_NAMES if values.get(k)]
   if stray and not tfds:
@@ -159,41 +157,42 @@ def train_config_from_values(values: Dict[str, Any]) -> TrainConfig:
                       "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ConfigError("--dataset_dir is required for --dataset=%s" % name)
+  source = tfds_source.TfdsSource.from_values(name, values) if tfds else None
   try:
-    descriptor = (tfds_source.descriptor_for(
-        tfds_source.TfdsSource.from_values(name, values)) if tfds
+    descriptor = (tfds_source.descriptor_for(source) if tfds
                   else get_dataset_descriptor(name))
   except DataError as e:
     raise ConfigError("--dataset=%s: %s" % (name, e)) from None
+  embedded = (name == "synthetic"
+              and values["dataset_dir"] == defaults.SYNTHETIC_DATA_DIR)
   if not embedded and not tfds and name != values["dataset_dir"]:
     check_dataset_dir_label_map(descriptor, values["dataset_dir"])
-  num_classes = descriptor.num_classes
-  class_names, colormap = descriptor.class_names, descriptor.colormap
-  if values.get("num_classes") and values["num_classes"] < num_classes:
+  descriptor = _num_classes_override(descriptor, values.get("num_classes"))
+  if not descriptor.colormap:
+    descriptor = dataclasses.replace(
+        descriptor, colormap=tuple(bit_colormap(descriptor.num_classes)))
+  get = lambda k: values.get(k) if values.get(k) is not None else preset.get(k)
+  augmentation = Augmentation(**{k: get(k) for k in _AUGMENTATION_FIELDS
+                                 if get(k) is not None})
+  return DataConfig(
+      descriptor=descriptor, dataset_dir=values.get("dataset_dir") or "",
+      train_split=values.get("train_split") or "train",
+      crop_size=as_size(get("train_crop_size"), "train_crop_size"),
+      augmentation=augmentation, tfds=source)
+
+
+def _num_classes_override(descriptor, num_classes: Optional[int]):
+  """The descriptor, or numbered classes for a larger --num_classes."""
+  if not num_classes or num_classes == descriptor.num_classes:
+    return descriptor
+  if num_classes < descriptor.num_classes:
     raise ConfigError(
         "--num_classes=%d is smaller than the %d classes of dataset %s: "
         "labels %d-%d would be silently ignored; drop --num_classes or "
         "relabel the data with a label map of %d classes"
-        % (values["num_classes"], num_classes, descriptor.name,
-           values["num_classes"], num_classes - 1, values["num_classes"]))
-  if values.get("num_classes") and values["num_classes"] != num_classes:
-    num_classes = int(values["num_classes"])
-    logging.warning("--num_classes=%d overrides the %d classes of dataset %s",
-                    num_classes, descriptor.num_classes, descriptor.name)
-    class_names = tuple("class_%d" % i for i in range(num_classes))
-    colormap = bit_colormap(num_classes)
-  if not colormap:
-    colormap = bit_colormap(num_classes)
-  model = model_options(values, preset, num_classes)
-  fields = {f.name for f in dataclasses.fields(TrainConfig)}
-  kwargs = {k: v for k, v in values.items() if k in fields and v is not None}
-  for key, value in preset.items():
-    if key in fields and kwargs.get(key) is None:
-      kwargs[key] = value
-  kwargs.pop("model", None)
-  if kwargs.get("label_weights") is not None:
-    kwargs["label_weights"] = tuple(kwargs["label_weights"])
-  kwargs.update(model=model, dataset=name, ignore_label=descriptor.ignore_label,
-                class_names=class_names, colormap=colormap)
-  kwargs.setdefault("train_logdir", defaults.DEFAULT_TRAIN_LOGDIR)
-  return TrainConfig(**kwargs)
+        % (num_classes, descriptor.num_classes, descriptor.name, num_classes,
+           descriptor.num_classes - 1, num_classes))
+  logging.warning("--num_classes=%d overrides the %d classes of dataset %s",
+                  num_classes, descriptor.num_classes, descriptor.name)
+  return generic_descriptor(descriptor.name, int(num_classes),
+                            descriptor.ignore_label)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from deeplab_tf.evaluation.metrics import confusion_matrix
 from deeplab_tf.model import build_model
 from deeplab_tf.training import losses, schedules
-from deeplab_tf.training.config import TrainConfig
+from deeplab_tf.run_config import RunConfig
 from deeplab_tf.training.strategy import mixed_precision
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -26,8 +26,9 @@ class Trainer:
   Build it inside nothing: it enters `strategy.scope()` itself.
   """
 
-  def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy):
-    self.config = config
+  def __init__(self, run: RunConfig, strategy: tf.distribute.Strategy):
+    self.run = run
+    self.config = config = run.train
     self.strategy = strategy
     self.num_replicas = strategy.num_replicas_in_sync
     self.sync_batch_norm = self.num_replicas > 1
@@ -35,7 +36,7 @@ class Trainer:
       # The run's own precision (not the caller's global Keras policy).
       with mixed_precision(config.mixed_precision,
                            config.strategy) as self.policy:
-        self.model = build_model(config.model, upsample_logits=False,
+        self.model = build_model(run.model, upsample_logits=False,
                                  sync_batch_norm=self.sync_batch_norm)
       self.step = tf.Variable(
           0, dtype=tf.int64, trainable=False, name="global_step",
@@ -73,15 +74,15 @@ class Trainer:
 
   # ----------------------------------------------------------- the step
   def _replica_step(self, batch):
-    config = self.config
+    config, data = self.config, self.run.data
     images, labels = batch["image"], tf.cast(batch["label"], tf.int32)
     context = tf.distribute.get_replica_context()
     with tf.GradientTape() as tape:
       tape.watch([getattr(v, "value", v) for v in self.variables])
       logits = self.model(images, training=True)
       total, count = losses.segmentation_loss_sum(
-          logits, labels, num_classes=config.num_classes,
-          ignore_label=config.ignore_label,
+          logits, labels, num_classes=data.num_classes,
+          ignore_label=data.ignore_label,
           upsample_logits=config.upsample_logits,
           label_weights=config.label_weights,
           top_k_percent_pixels=config.top_k_percent_pixels,
@@ -98,8 +99,8 @@ class Trainer:
     self.optimizer.apply_gradients(zip(grads, self.variables))
     full_logits = losses.match_logits_and_labels(logits, labels, True)[0]
     predictions = tf.argmax(full_logits, axis=-1, output_type=tf.int32)
-    confusion = confusion_matrix(labels, predictions, config.num_classes,
-                                 config.ignore_label)
+    confusion = confusion_matrix(labels, predictions, data.num_classes,
+                                 data.ignore_label)
     return {"loss": loss, "data_loss": data_loss, "confusion": confusion,
             "predictions": predictions, "images": images, "labels": labels}
 

@@ -146,16 +146,18 @@ def _apply_umask(path: str):
 def _convert(entry: ZooEntry, prefix: str, tarball: str, staging: str
              ) -> str:
   """Strict load into the registry's model, then a run directory."""
-  from deeplab_tf.run_config import save_run_config  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.tf1_convert import (convert_tf1_checkpoint,  # pylint: disable=g-import-not-at-top
-                                      descriptor_dataset_section)
+  from deeplab_tf.data import get_dataset_descriptor  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data.data_config import DataConfig  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.run_config import RunConfig, save_run_config  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.tf1_convert import convert_tf1_checkpoint  # pylint: disable=g-import-not-at-top
   backbone_only = entry.kind == BACKBONE
-  opts = entry.options
-  dataset = descriptor_dataset_section(
-      "pascal_voc_seg" if backbone_only else entry.dataset, opts.num_classes)
+  run = RunConfig(model=entry.options, data=DataConfig(
+      descriptor=get_dataset_descriptor(
+          "pascal_voc_seg" if backbone_only else entry.dataset),
+      crop_size=entry.crop_size))
   out = os.path.join(staging, "run")
   try:
-    _, report = convert_tf1_checkpoint(prefix, out, opts, dataset,
+    _, report = convert_tf1_checkpoint(prefix, out, run,
                                        backbone_only=backbone_only)
   except ValueError as e:
     raise ZooError("zoo entry %s: the checkpoint %s in %s (from %s) does "
@@ -168,12 +170,12 @@ def _convert(entry: ZooEntry, prefix: str, tarball: str, staging: str
     os.makedirs(os.path.join(out, TF1_SUBDIR))
     for path in glob.glob(prefix + ".*"):
       shutil.copy2(path, os.path.join(out, TF1_SUBDIR))
-  save_run_config(out, opts, dataset, {
+  save_run_config(out, run.replace(origin={
       "zoo": entry.name, "url": entry_url(entry),
       "tarball_sha256": _sha256(tarball),
       "tf1_checkpoint": os.path.basename(prefix),
       "backbone_only": backbone_only, "skip_logits": False,
-      "loaded_variables": len(report.loaded)})
+      "loaded_variables": len(report.loaded)}))
   return out
 
 

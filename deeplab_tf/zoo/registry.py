@@ -62,6 +62,7 @@ class ZooEntry:
     size: published file size ('' where none is published).
     refused: why deeplab_tf cannot load it ('' if it can).
     notes: anything else a user must know.
+    crop: its training crop where it is not its dataset's (DATASET_CROPS).
   """
   name: str
   dataset: str
@@ -75,6 +76,12 @@ class ZooEntry:
   size: str = ""
   refused: str = ""
   notes: str = ""
+  crop: Optional[Tuple[int, int]] = None
+
+  @property
+  def crop_size(self) -> Tuple[int, int]:
+    """The training crop: the zoo's for its dataset, unless it says."""
+    return self.crop or DATASET_CROPS[self.dataset]
 
   @property
   def url(self) -> str:
@@ -86,7 +93,7 @@ class ZooEntry:
 
 
 # ---------------------------------------------------------- model configs
-def _mobilenet(num_classes, crop, depth_multiplier=1.0, divisible_by=None,
+def _mobilenet(num_classes, depth_multiplier=1.0, divisible_by=None,
                decoder=None):
   """The zoo's MobileNetV2 DeepLab: no atrous ASPP branches (image pooling,
   1x1 and projection only), decoder only where the zoo says so."""
@@ -94,15 +101,15 @@ def _mobilenet(num_classes, crop, depth_multiplier=1.0, divisible_by=None,
                       output_stride=16, atrous_rates=None,
                       decoder_output_stride=decoder,
                       depth_multiplier=depth_multiplier,
-                      divisible_by=divisible_by, crop_size=crop)
+                      divisible_by=divisible_by)
 
 
-def _xception(num_classes, crop, variant="xception_65"):
+def _xception(num_classes, variant="xception_65"):
   """The paper's DeepLabv3+: OS16, rates 6/12/18, decoder at 4, separable
   ASPP and decoder."""
   return ModelOptions(model_variant=variant, num_classes=num_classes,
                       output_stride=16, atrous_rates=(6, 12, 18),
-                      decoder_output_stride=4, crop_size=crop)
+                      decoder_output_stride=4)
 
 
 def _resnet(variant):
@@ -115,6 +122,9 @@ def _resnet(variant):
 
 
 VOC, CITY, ADE = (513, 513), (1025, 2049), (513, 513)
+# The zoo's training crops; a backbone's is the VOC head's it comes with.
+DATASET_CROPS = {"pascal_voc_seg": VOC, "cityscapes": CITY, "ade20k": ADE,
+                 "imagenet": VOC}
 _TRAINVAL_NOTE = ("trained on train_aug + trainval and evaluated on the test "
                   "server; its training output stride is not published, "
                   "load_model defaults to 16 (output_stride=8 is the zoo's "
@@ -130,20 +140,20 @@ def _voc():
                "deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2 (depth multiplier 0.5)",
                "ImageNet, MS-COCO, VOC 2012 train_aug",
-               _mobilenet(21, VOC, depth_multiplier=0.5),
+               _mobilenet(21, depth_multiplier=0.5),
                (EvalRow(16, SINGLE, False, "0.88B", "70.19% (val)"),),
                "7.6MB"),
       ZooEntry("mobilenetv2_dm05_coco_voc_trainval", "pascal_voc_seg", MODEL,
                "deeplabv3_mnv2_dm05_pascal_trainval_2018_10_01.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2 (depth multiplier 0.5)",
                "ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
-               _mobilenet(21, VOC, depth_multiplier=0.5),
+               _mobilenet(21, depth_multiplier=0.5),
                (EvalRow(8, SINGLE, False, "2.84B", "71.83% (test)"),),
                "7.6MB", notes=_TRAINVAL_NOTE),
       ZooEntry("mobilenetv2_coco_voc_trainaug", "pascal_voc_seg", MODEL,
                "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2",
-               "ImageNet, MS-COCO, VOC 2012 train_aug", _mobilenet(21, VOC),
+               "ImageNet, MS-COCO, VOC 2012 train_aug", _mobilenet(21),
                (EvalRow(16, SINGLE, False, "2.75B", "75.32% (val)"),
                 EvalRow(8, VOC_SCALES, True, "152.59B", "77.33% (val)")),
                "23MB"),
@@ -151,13 +161,13 @@ def _voc():
                "deeplabv3_mnv2_pascal_trainval_2018_01_29.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2",
                "ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
-               _mobilenet(21, VOC),
+               _mobilenet(21),
                (EvalRow(8, VOC_SCALES, True, "152.59B", "80.25% (test)"),),
                "23MB", notes=_TRAINVAL_NOTE),
       ZooEntry("xception65_coco_voc_trainaug", "pascal_voc_seg", MODEL,
                "deeplabv3_pascal_train_aug_2018_01_04.tar.gz",
                DEEPLAB_BASE_URL, "Xception-65",
-               "ImageNet, MS-COCO, VOC 2012 train_aug", _xception(21, VOC),
+               "ImageNet, MS-COCO, VOC 2012 train_aug", _xception(21),
                (EvalRow(16, SINGLE, False, "54.17B", "82.20% (val)"),
                 EvalRow(8, VOC_SCALES, True, "3055.35B", "83.58% (val)")),
                "439MB"),
@@ -165,7 +175,7 @@ def _voc():
                "deeplabv3_pascal_trainval_2018_01_04.tar.gz",
                DEEPLAB_BASE_URL, "Xception-65",
                "ImageNet, MS-COCO, VOC 2012 train_aug + trainval",
-               _xception(21, VOC),
+               _xception(21),
                (EvalRow(8, VOC_SCALES, True, "3055.35B", "87.80% (test)"),),
                "439MB", notes=_TRAINVAL_NOTE),
   ]
@@ -186,7 +196,7 @@ def _cityscapes():
                "deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2",
                "ImageNet, MS-COCO, Cityscapes train_fine",
-               _mobilenet(19, CITY),
+               _mobilenet(19),
                (EvalRow(16, SINGLE, False, "21.27B", "70.71% (val)"),
                 EvalRow(8, CITYSCAPES_SCALES, True, "433.24B",
                         "73.57% (val)")),
@@ -206,7 +216,7 @@ def _cityscapes():
       ZooEntry("xception65_cityscapes_trainfine", "cityscapes", MODEL,
                "deeplabv3_cityscapes_train_2018_02_06.tar.gz",
                DEEPLAB_BASE_URL, "Xception-65",
-               "ImageNet, Cityscapes train_fine", _xception(19, CITY),
+               "ImageNet, Cityscapes train_fine", _xception(19),
                (EvalRow(16, SINGLE, False, "418.64B", "78.79% (val)"),
                 EvalRow(8, CITYSCAPES_SCALES, True, "8677.92B",
                         "80.42% (val)")),
@@ -245,15 +255,16 @@ def _ade20k():
                "deeplabv3_mnv2_ade20k_train_2018_12_03.tar.gz",
                DEEPLAB_BASE_URL, "MobileNet-v2",
                "ImageNet, ADE20K training set",
-               _mobilenet(151, (257, 257), decoder=4),
+               _mobilenet(151, decoder=4),
                (EvalRow(16, SINGLE, False, None, "32.04% (val)",
                         "75.41% (val)"),),
-               "24.8MB", notes="the zoo resizes inputs so that the longest "
-               "side is 257; resize images before inference to match"),
+               "24.8MB", crop=(257, 257),
+               notes="the zoo resizes inputs so that the longest side is "
+               "257; resize images before inference to match"),
       ZooEntry("xception65_ade20k_train", "ade20k", MODEL,
                "deeplabv3_xception_ade20k_train_2018_05_29.tar.gz",
                DEEPLAB_BASE_URL, "Xception-65",
-               "ImageNet, ADE20K training set", _xception(151, ADE),
+               "ImageNet, ADE20K training set", _xception(151),
                (EvalRow(8, VOC_SCALES, True, None, "45.65% (val)",
                         "82.52% (val)"),),
                "439MB", notes="the zoo resizes inputs so that the longest "
@@ -271,14 +282,14 @@ def _imagenet():
       "21 classes") + "; slim's checkpoint (top-1 %s%%)"
   return [
       backbone("xception_41_imagenet", "xception_41_2018_05_09.tar.gz",
-               "Xception-41", _xception(21, VOC, "xception_41"), "288MB"),
+               "Xception-41", _xception(21, "xception_41"), "288MB"),
       backbone("xception_65_imagenet", "deeplabv3_xception_2018_01_04.tar.gz",
-               "Xception-65", _xception(21, VOC), "447MB"),
+               "Xception-65", _xception(21), "447MB"),
       backbone("xception_65_imagenet_coco",
                "xception_65_coco_pretrained_2018_10_02.tar.gz", "Xception-65",
-               _xception(21, VOC), "292MB", pretrained="ImageNet, MS-COCO"),
+               _xception(21), "292MB", pretrained="ImageNet, MS-COCO"),
       backbone("xception_71_imagenet", "xception_71_2018_05_09.tar.gz",
-               "Xception-71", _xception(21, VOC, "xception_71"), "474MB"),
+               "Xception-71", _xception(21, "xception_71"), "474MB"),
       backbone("resnet_v1_50_beta_imagenet", "resnet_v1_50_2018_05_04.tar.gz",
                "ResNet-v1-50 beta", _resnet("resnet_v1_50_beta"), "274MB"),
       backbone("resnet_v1_101_beta_imagenet",
@@ -286,12 +297,12 @@ def _imagenet():
                _resnet("resnet_v1_101_beta"), "477MB"),
       # slim trains MobileNetV2 with channels divisible by 8 at every width.
       backbone("mobilenet_v2_imagenet", "mobilenet_v2_1.0_224.tgz",
-               "MobileNet-v2 1.0", _mobilenet(21, VOC), "",
+               "MobileNet-v2 1.0", _mobilenet(21), "",
                base=SLIM_MOBILENET_V2_BASE_URL,
                notes=mobilenet_note % "71.8"),
       backbone("mobilenet_v2_dm05_imagenet", "mobilenet_v2_0.5_224.tgz",
                "MobileNet-v2 0.5",
-               _mobilenet(21, VOC, depth_multiplier=0.5, divisible_by=8), "",
+               _mobilenet(21, depth_multiplier=0.5, divisible_by=8), "",
                base=SLIM_MOBILENET_V2_BASE_URL,
                notes=mobilenet_note % "65.4"),
   ]
