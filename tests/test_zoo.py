@@ -99,9 +99,9 @@ def test_golden_by_name_cached_and_offline(served, mirror, tmp_path,
   assert saved["model"] == zoo.options(MNV2_VOC).to_dict()
   assert saved["data"]["class_names"][15] == "person"
   digest = hashlib.sha256((mirror / MNV2_TARBALL).read_bytes()).hexdigest()
-  assert saved["train"]["tarball_sha256"] == digest
-  assert saved["train"]["url"] == served.url + MNV2_TARBALL
-  assert saved["train"]["tf1_checkpoint"] == "model.ckpt-30000"
+  assert saved["origin"]["tarball_sha256"] == digest
+  assert saved["origin"]["url"] == served.url + MNV2_TARBALL
+  assert saved["origin"]["tf1_checkpoint"] == "model.ckpt-30000"
   assert sorted(os.listdir(cache)) == [".locks", MNV2_VOC]  # no staging
   umask = os.umask(0)
   os.umask(umask)
