@@ -146,50 +146,77 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
   Returns:
     int32 labels [B, H, W], or (labels, probabilities).
   """
-  # Kept in its own dtype (uint8: a quarter of float32): each window is
-  # cast when it is cut, so no float copy of the whole image exists.
-  images = tf.convert_to_tensor(images)
-  shape = tf.shape(images)
-  batch, height, width = shape[0], shape[1], shape[2]
-  win_h, win_w = window.window_size
-  # Rows / columns a window actually covers (the rest is padding).
-  band_h, band_w = tf.minimum(height, win_h), tf.minimum(width, win_w)
-  ys = window_starts(height, win_h, window.window_stride[0])
-  xs = window_starts(width, win_w, window.window_stride[1])
-  num_rows, num_cols = tf.size(ys), tf.size(xs)
-  weight = (gaussian_weight(band_h, band_w) if window.weighting == "gaussian"
-            else tf.ones([band_h, band_w], tf.float32))
-  chunk = window.batch_size
-  per_strip = max(1, STRIP_WIDTH // window.window_stride[1])
+  run = _SlidingPass(native_model, images, window, mean_pixel, num_classes,
+                     scales, add_flipped_images, return_probabilities)
+  labels, probabilities = run.predict()
+  if not return_probabilities:
+    return labels
+  return labels, probabilities
 
-  def predict_windows(y, cols):
+
+class _SlidingPass:
+  """One `predict_sliding` call: its window grid and its three loops."""
+
+  def __init__(self, native_model, images, window, mean_pixel, num_classes,
+               scales, add_flipped_images, return_probabilities):
+    self.native_model, self.mean_pixel = native_model, mean_pixel
+    self.num_classes, self.scales = num_classes, scales
+    self.add_flipped_images = add_flipped_images
+    self.return_probabilities = return_probabilities
+    # Kept in its own dtype (uint8: a quarter of float32): each window is
+    # cast when it is cut, so no float copy of the whole image exists.
+    self.images = images = tf.convert_to_tensor(images)
+    shape = tf.shape(images)
+    self.batch, height, self.width = shape[0], shape[1], shape[2]
+    self.win_h, self.win_w = win_h, win_w = window.window_size
+    # Rows / columns a window actually covers (the rest is padding).
+    self.band_h = band_h = tf.minimum(height, win_h)
+    self.band_w = band_w = tf.minimum(self.width, win_w)
+    self.ys = window_starts(height, win_h, window.window_stride[0])
+    self.xs = window_starts(self.width, win_w, window.window_stride[1])
+    self.num_rows, self.num_cols = tf.size(self.ys), tf.size(self.xs)
+    self.weight = (gaussian_weight(band_h, band_w)
+                   if window.weighting == "gaussian"
+                   else tf.ones([band_h, band_w], tf.float32))
+    self.chunk = window.batch_size
+    self.per_strip = max(1, STRIP_WIDTH // window.window_stride[1])
+
+  def predict_windows(self, y, cols):
     """Probabilities * weight of windows at row y, columns cols:
     [W-window index, band_h, B, band_w, C]."""
-    rows = images[:, y:y + band_h]                       # [B, bh, W, 3]
+    band_h, band_w = self.band_h, self.band_w
+    rows = self.images[:, y:y + band_h]                  # [B, bh, W, 3]
     index = cols[:, tf.newaxis] + tf.range(band_w)       # [k, bw]
     crops = tf.gather(rows, index, axis=2)               # [B, bh, k, bw, 3]
     crops = tf.transpose(crops, [0, 2, 1, 3, 4])
     crops = tf.cast(tf.reshape(crops, [-1, band_h, band_w, 3]),
                     tf.float32)                           # [B*k, bh, bw, 3]
-    padded = padding.pad_to_crop(crops, (win_h, win_w), mean_pixel)
+    padded = padding.pad_to_crop(crops, (self.win_h, self.win_w),
+                                 self.mean_pixel)
     probs = inference.predict_probabilities(
-        native_model, padded, scales=scales,
-        add_flipped_images=add_flipped_images)[:, :band_h, :band_w]
-    probs = probs * weight[tf.newaxis, :, :, tf.newaxis]
-    probs = tf.reshape(probs, [batch, -1, band_h, band_w, num_classes])
+        self.native_model, padded, scales=self.scales,
+        add_flipped_images=self.add_flipped_images)[:, :band_h, :band_w]
+    probs = probs * self.weight[tf.newaxis, :, :, tf.newaxis]
+    probs = tf.reshape(probs,
+                       [self.batch, -1, band_h, band_w, self.num_classes])
     # -> [k, bw, bh, B, C]: scattered into the accumulator along width.
     return index, tf.transpose(probs, [1, 3, 2, 0, 4])
 
-  def add_row(y, strip_xs, x0, acc, count):
-    """Adds the windows of the row starting at y whose columns start at
-    strip_xs into acc [strip width, bh, B, C] (column x0 first)."""
+  def add_window_row(self, y, strip_xs, x0, acc, count):
+    """The window loop: adds the windows of the row starting at y whose
+    columns start at strip_xs into acc [strip width, bh, B, C] (column x0
+    first), `batch_size` windows at a time."""
+    chunk, band_h = self.chunk, self.band_h
+
     def body(j, acc, count):
       cols = strip_xs[j * chunk:(j + 1) * chunk]
-      index, probs = predict_windows(y, cols)
+      index, probs = self.predict_windows(y, cols)
       flat = tf.reshape(index - x0, [-1, 1])
       acc = tf.tensor_scatter_nd_add(
-          acc, flat, tf.reshape(probs, [-1, band_h, batch, num_classes]))
-      w = tf.tile(tf.transpose(weight)[tf.newaxis], [tf.shape(cols)[0], 1, 1])
+          acc, flat,
+          tf.reshape(probs, [-1, band_h, self.batch, self.num_classes]))
+      w = tf.tile(tf.transpose(self.weight)[tf.newaxis],
+                  [tf.shape(cols)[0], 1, 1])
       count = tf.tensor_scatter_nd_add(count, flat,
                                        tf.reshape(w, [-1, band_h]))
       return j + 1, acc, count
@@ -198,10 +225,10 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
                                   (tf.constant(0), acc, count))
     return acc, count
 
-  def emit(acc, count, rows):
+  def emit(self, acc, count, rows):
     """Labels [rows, B, w] (and probabilities [rows, B, w, C]) of the
     first `rows` accumulator rows."""
-    if not return_probabilities:
+    if not self.return_probabilities:
       # The count is one positive number per pixel, so the arg max needs no
       # division: no probability-sized copy of the band is made.
       labels = tf.argmax(acc[:, :rows], -1, output_type=tf.int32)
@@ -210,18 +237,21 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
     probs = tf.transpose(probs, [1, 2, 0, 3])            # [rows, B, w, C]
     return tf.argmax(probs, -1, output_type=tf.int32), probs
 
-  def predict_strip(strip_xs, x0, x1):
-    """Labels [H, B, x1 - x0] (and probabilities) of image columns
-    [x0, x1) from the windows starting at strip_xs (which cover them)."""
+  def accumulate_bands(self, strip_xs, x0, x1):
+    """The band accumulation: labels [H, B, x1 - x0] (and probabilities)
+    of image columns [x0, x1) from the windows starting at strip_xs (which
+    cover them), one band of rows in the accumulator at a time."""
+    ys, num_rows, band_h = self.ys, self.num_rows, self.band_h
+
     def row_body(i, acc, count, labels_ta, probs_ta):
-      acc, count = add_row(ys[i], strip_xs, x0, acc, count)
+      acc, count = self.add_window_row(ys[i], strip_xs, x0, acc, count)
       last = i + 1 >= num_rows
       # Rows before the next window's start are final.
       done = tf.where(last, band_h,
                       ys[tf.minimum(i + 1, num_rows - 1)] - ys[i])
-      labels, probs = emit(acc, count, done)
+      labels, probs = self.emit(acc, count, done)
       labels_ta = labels_ta.write(i, labels)
-      if return_probabilities:
+      if self.return_probabilities:
         probs_ta = probs_ta.write(i, probs)
       # Shift the final rows out, zeros in (shapes stay loop invariants).
       acc = tf.ensure_shape(
@@ -231,47 +261,52 @@ def predict_sliding(native_model, images, *, window: SlidingWindow,
                               count.shape)
       return i + 1, acc, count, labels_ta, probs_ta
 
-    acc = tf.zeros([x1 - x0, band_h, batch, num_classes], tf.float32)
+    acc = tf.zeros([x1 - x0, band_h, self.batch, self.num_classes],
+                   tf.float32)
     count = tf.zeros([x1 - x0, band_h], tf.float32)
     labels_ta = tf.TensorArray(tf.int32, size=num_rows, infer_shape=False)
     probs_ta = tf.TensorArray(tf.float32, size=num_rows, infer_shape=False)
     _, _, _, labels_ta, probs_ta = tf.while_loop(
         lambda i, *_: i < num_rows, row_body,
         (tf.constant(0), acc, count, labels_ta, probs_ta))
-    return labels_ta.concat(), (probs_ta.concat() if return_probabilities
-                                else None)
+    return labels_ta.concat(), (probs_ta.concat()
+                                if self.return_probabilities else None)
 
-  def strip_body(s, labels_ta, probs_ta):
-    """Strip s owns the columns from its first window's start to the next
-    strip's (0 and the width at the ends); it runs every window touching
-    them, so a border window runs in both strips and the result equals one
-    pass over the whole width."""
+  def predict_strip(self, s, labels_ta, probs_ta):
+    """The strip handling: strip s owns the columns from its first window's
+    start to the next strip's (0 and the width at the ends); it runs every
+    window touching them, so a border window runs in both strips and the
+    result equals one pass over the whole width."""
+    xs, num_cols, per_strip = self.xs, self.num_cols, self.per_strip
     first = s * per_strip
     end = tf.minimum(first + per_strip, num_cols)
     own0 = tf.where(s == 0, 0, xs[first])
-    own1 = tf.where(end >= num_cols, width, xs[tf.minimum(end, num_cols - 1)])
-    lo = tf.reduce_sum(tf.cast(xs + band_w <= own0, tf.int32))
+    own1 = tf.where(end >= num_cols, self.width,
+                    xs[tf.minimum(end, num_cols - 1)])
+    lo = tf.reduce_sum(tf.cast(xs + self.band_w <= own0, tf.int32))
     hi = tf.reduce_sum(tf.cast(xs < own1, tf.int32))
-    x0, x1 = xs[lo], xs[hi - 1] + band_w
-    labels, probs = predict_strip(xs[lo:hi], x0, x1)
+    x0, x1 = xs[lo], xs[hi - 1] + self.band_w
+    labels, probs = self.accumulate_bands(xs[lo:hi], x0, x1)
     # [H, B, w] -> the owned columns first: [owned, B, H] for the concat.
     labels_ta = labels_ta.write(s, tf.transpose(
         labels[:, :, own0 - x0:own1 - x0], [2, 1, 0]))
-    if return_probabilities:
+    if self.return_probabilities:
       probs_ta = probs_ta.write(s, tf.transpose(
           probs[:, :, own0 - x0:own1 - x0], [2, 1, 0, 3]))
     return s + 1, labels_ta, probs_ta
 
-  num_strips = (num_cols + per_strip - 1) // per_strip
-  labels_ta = tf.TensorArray(tf.int32, size=num_strips, infer_shape=False)
-  probs_ta = tf.TensorArray(tf.float32, size=num_strips, infer_shape=False)
-  _, labels_ta, probs_ta = tf.while_loop(
-      lambda s, *_: s < num_strips, strip_body,
-      (tf.constant(0), labels_ta, probs_ta))
-  labels = tf.transpose(labels_ta.concat(), [1, 2, 0])  # [B, H, W]
-  labels = tf.ensure_shape(labels, [None, None, None])
-  if not return_probabilities:
-    return labels
-  probabilities = tf.transpose(probs_ta.concat(), [1, 2, 0, 3])
-  return labels, tf.ensure_shape(probabilities,
-                                 [None, None, None, num_classes])
+  def predict(self):
+    """Runs the strips; (labels [B, H, W], probabilities or None)."""
+    num_strips = (self.num_cols + self.per_strip - 1) // self.per_strip
+    labels_ta = tf.TensorArray(tf.int32, size=num_strips, infer_shape=False)
+    probs_ta = tf.TensorArray(tf.float32, size=num_strips, infer_shape=False)
+    _, labels_ta, probs_ta = tf.while_loop(
+        lambda s, *_: s < num_strips, self.predict_strip,
+        (tf.constant(0), labels_ta, probs_ta))
+    labels = tf.transpose(labels_ta.concat(), [1, 2, 0])  # [B, H, W]
+    labels = tf.ensure_shape(labels, [None, None, None])
+    if not self.return_probabilities:
+      return labels, None
+    probabilities = tf.transpose(probs_ta.concat(), [1, 2, 0, 3])
+    return labels, tf.ensure_shape(probabilities,
+                                   [None, None, None, self.num_classes])

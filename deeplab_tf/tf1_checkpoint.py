@@ -105,34 +105,20 @@ def _backbone_prefix(model: keras.Model, table) -> str:
   raise ValueError("model %s has no recognisable backbone scope" % model.name)
 
 
-def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
-                        skip_logits: bool = False,
-                        backbone_only: bool = False) -> LoadReport:
-  """Loads a TF1 checkpoint (prefix or directory) into a `build_model` model.
-
-  Args:
-    model: a model from `deeplab_tf.build_model`.
-    checkpoint: TF1 checkpoint prefix (e.g. `.../model.ckpt`) or directory.
-    skip_logits: leave `logits/semantic` untouched and skip the checkpoint's
-      logits (another class count).
-    backbone_only: load only the backbone (ImageNet checkpoints); the head
-      keeps its initialisation and checkpoint variables outside the model's
-      backbone layers (classification logits, MobileNetV2's Conv_1) are
-      skipped.
-
-  Returns:
-    A LoadReport. Raises ValueError listing every missing, unexpected or
-    mis-shaped name when the checkpoint does not fit.
-  """
+def _open_tf1_reader(checkpoint: str):
+  """(prefix, reader, {name: shape}) of a TF1 checkpoint; rejects TF2 ones."""
   prefix = resolve_checkpoint_prefix(checkpoint)
   reader = tf.train.load_checkpoint(prefix)
   shapes = reader.get_variable_to_shape_map()
   if TF2_OBJECT_GRAPH_KEY in shapes:
     raise UserError("%s is a TF2 object-based checkpoint, not a TF1 one; "
                     "restore it with tf.train.Checkpoint" % prefix)
-  table = tf1_name_table(model)
-  backbone = _backbone_prefix(model, table)
+  return prefix, reader, shapes
 
+
+def _expected_weights(table, backbone: str, skip_logits: bool,
+                      backbone_only: bool):
+  """(model weights to load {name: variable}, sorted names left as they are)."""
   def wanted(name: str) -> bool:
     if skip_logits and name.startswith(LOGITS_SCOPE + "/"):
       return False
@@ -140,10 +126,16 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
       return False
     return True
 
-  ignored = sorted(n for n in shapes if _is_training_state(n))
-  ckpt_names = [n for n in shapes if not _is_training_state(n)]
   expected = {n: v for n, v in table.items() if wanted(n)}
   skipped_model = sorted(n for n in table if n not in expected)
+  return expected, skipped_model
+
+
+def _sort_checkpoint_names(shapes, expected, skip_logits: bool,
+                           backbone_only: bool):
+  """(training state, unexpected, skipped) checkpoint names, each sorted."""
+  ignored = sorted(n for n in shapes if _is_training_state(n))
+  ckpt_names = [n for n in shapes if not _is_training_state(n)]
 
   # Checkpoint variables we may skip: the logits (by option) and, for
   # backbone-only loading, whatever the backbone does not have.
@@ -155,6 +147,12 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
                       if n not in expected and not skippable(n))
   skipped_ckpt = sorted(n for n in ckpt_names
                         if n not in expected and skippable(n))
+  return ignored, unexpected, skipped_ckpt
+
+
+def _check_fit(prefix: str, model: keras.Model, shapes, expected,
+               unexpected: List[str], skip_logits: bool) -> None:
+  """Raises UserError listing missing, unexpected and mis-shaped names."""
   missing = sorted(n for n in expected if n not in shapes)
   mismatched = sorted(
       "%s: checkpoint %s vs model %s" % (n, list(shapes[n]),
@@ -177,8 +175,42 @@ def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
       hint = "\n(the class count differs: pass skip_logits=True)"
     raise UserError("TF1 checkpoint %s does not fit model %s:\n%s%s"
                     % (prefix, model.name, "\n".join(problems), hint))
+
+
+def _assign_weights(reader, expected) -> None:
+  """Copies each expected checkpoint tensor into its model variable."""
   for name, variable in expected.items():
     variable.assign(reader.get_tensor(name).astype(variable.dtype))
+
+
+def load_tf1_checkpoint(model: keras.Model, checkpoint: str, *,
+                        skip_logits: bool = False,
+                        backbone_only: bool = False) -> LoadReport:
+  """Loads a TF1 checkpoint (prefix or directory) into a `build_model` model.
+
+  Args:
+    model: a model from `deeplab_tf.build_model`.
+    checkpoint: TF1 checkpoint prefix (e.g. `.../model.ckpt`) or directory.
+    skip_logits: leave `logits/semantic` untouched and skip the checkpoint's
+      logits (another class count).
+    backbone_only: load only the backbone (ImageNet checkpoints); the head
+      keeps its initialisation and checkpoint variables outside the model's
+      backbone layers (classification logits, MobileNetV2's Conv_1) are
+      skipped.
+
+  Returns:
+    A LoadReport. Raises ValueError listing every missing, unexpected or
+    mis-shaped name when the checkpoint does not fit.
+  """
+  prefix, reader, shapes = _open_tf1_reader(checkpoint)
+  table = tf1_name_table(model)
+  backbone = _backbone_prefix(model, table)
+  expected, skipped_model = _expected_weights(table, backbone, skip_logits,
+                                              backbone_only)
+  ignored, unexpected, skipped_ckpt = _sort_checkpoint_names(
+      shapes, expected, skip_logits, backbone_only)
+  _check_fit(prefix, model, shapes, expected, unexpected, skip_logits)
+  _assign_weights(reader, expected)
   return LoadReport(checkpoint=prefix, loaded=sorted(expected),
                     skipped_model_weights=skipped_model,
                     skipped_checkpoint_variables=skipped_ckpt,

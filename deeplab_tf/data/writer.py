@@ -153,35 +153,25 @@ def write_split(output_dir: str, split: str, sources: Sequence,
   return staged.result
 
 
-def stage_split(output_dir: str, split: str, sources: Sequence,
-                encode_fn: Callable, *, num_shards: int = 4,
-                num_workers: Optional[int] = None,
-                verbose: bool = True) -> StagedSplit:
-  """Like `write_split`, but leaves the shards in temporary files; the
-  caller publishes (or discards) them, so several splits can be published
-  together once all of them are good."""
-  if not sources:
-    raise DataError("split %r has no examples; nothing written" % split)
-  os.makedirs(output_dir, exist_ok=True)
-  _remove_temporaries(output_dir, split)
-  num_shards = max(1, min(num_shards, len(sources)))
-  per_shard = int(math.ceil(len(sources) / num_shards))
-  num_shards = int(math.ceil(len(sources) / per_shard))  # none left empty
+def _plan_shards(output_dir: str, split: str, num_examples: int,
+                 num_shards: int):
+  """(examples per shard, final shard paths, temporary shard paths)."""
+  num_shards = max(1, min(num_shards, num_examples))
+  per_shard = int(math.ceil(num_examples / num_shards))
+  num_shards = int(math.ceil(num_examples / per_shard))  # none left empty
   finals = [schema.shard_filename(output_dir, split, i, num_shards)
             for i in range(num_shards)]
   temps = ["%s.tmp-%d" % (f, os.getpid()) for f in finals]
-  num_workers = num_workers or os.cpu_count() or 1
-  progress = None
-  if verbose:
-    print("Building split %s: %d examples, %d shards"
-          % (split, len(sources), num_shards), flush=True)
-    progress = _progress(len(sources))
+  return per_shard, finals, temps
+
+
+def _write_shards(results, temps: List[str], per_shard: int, progress):
+  """Writes encoded examples into `temps` in order until the first error,
+  then only collects errors; returns (errors, label histogram)."""
   errors, histogram = [], np.zeros(256, np.int64)
   writer, shard = None, -1
-  done = False
   try:
-    for index, (pair, error) in enumerate(
-        _results(encode_fn, list(sources), num_workers)):
+    for index, (pair, error) in enumerate(results):
       if progress is not None:
         progress.update(index + 1)
       if error is not None:
@@ -197,19 +187,49 @@ def stage_split(output_dir: str, split: str, sources: Sequence,
       writer.write(schema.make_example(
           pair.image_bytes, pair.image_format, pair.filename, pair.height,
           pair.width, pair.label_png).SerializeToString())
-    if writer is not None:
-      writer.close()
-      writer = None
-    if errors:
-      shown = "\n  ".join(errors[:_MAX_ERRORS_SHOWN])
-      more = len(errors) - _MAX_ERRORS_SHOWN
-      raise DataError("split %r: %d bad example(s), nothing written:\n  %s%s"
-                      % (split, len(errors), shown,
-                         "\n  ... and %d more" % more if more > 0 else ""))
-    done = True
   finally:
     if writer is not None:
       writer.close()
+  return errors, histogram
+
+
+def _raise_bad_examples(split: str, errors: List[str]):
+  """Raises one DataError listing the first bad examples, if any."""
+  if errors:
+    shown = "\n  ".join(errors[:_MAX_ERRORS_SHOWN])
+    more = len(errors) - _MAX_ERRORS_SHOWN
+    raise DataError("split %r: %d bad example(s), nothing written:\n  %s%s"
+                    % (split, len(errors), shown,
+                       "\n  ... and %d more" % more if more > 0 else ""))
+
+
+def stage_split(output_dir: str, split: str, sources: Sequence,
+                encode_fn: Callable, *, num_shards: int = 4,
+                num_workers: Optional[int] = None,
+                verbose: bool = True) -> StagedSplit:
+  """Like `write_split`, but leaves the shards in temporary files; the
+  caller publishes (or discards) them, so several splits can be published
+  together once all of them are good."""
+  if not sources:
+    raise DataError("split %r has no examples; nothing written" % split)
+  os.makedirs(output_dir, exist_ok=True)
+  _remove_temporaries(output_dir, split)
+  per_shard, finals, temps = _plan_shards(output_dir, split, len(sources),
+                                          num_shards)
+  num_workers = num_workers or os.cpu_count() or 1
+  progress = None
+  if verbose:
+    print("Building split %s: %d examples, %d shards"
+          % (split, len(sources), len(finals)), flush=True)
+    progress = _progress(len(sources))
+  done = False
+  try:
+    errors, histogram = _write_shards(
+        _results(encode_fn, list(sources), num_workers), temps, per_shard,
+        progress)
+    _raise_bad_examples(split, errors)
+    done = True
+  finally:
     if not done:
       _remove_temporaries(output_dir, split)
   return StagedSplit(output_dir, SplitResult(split, len(sources), finals,
