@@ -142,7 +142,7 @@ def config_from_flags():
   """Flags -> a validated RunConfig with its eval section."""
   from deeplab_tf.evaluation import resolve
   from deeplab_tf.training.defaults import DEFAULT_TRAIN_LOGDIR
-  from deeplab_tf.training.resolve import parse_decoder_output_stride
+  from deeplab_tf.config import parse_decoder_output_stride
   from deeplab_tf.zoo.flags import zoo_name
   checkpoint_dir = (FLAGS.checkpoint_dir or FLAGS.tf_initial_checkpoint
                     or DEFAULT_TRAIN_LOGDIR)

@@ -35,6 +35,25 @@ def paper_atrous_rates(output_stride: int) -> Tuple[int, ...]:
   return tuple(r * 16 // output_stride for r in PAPER_RATES_AT_OS16)
 
 
+def parse_decoder_output_stride(value) -> Optional[int]:
+  """The --decoder_output_stride flag ('4', [4], 'none') as a stride or
+  None (no decoder); ConfigError naming the flag."""
+  if value is None:
+    return None
+  if isinstance(value, (list, tuple)):
+    if len(value) != 1:
+      raise ConfigError("--decoder_output_stride=%r: give one stride (4) or "
+                        "'none'" % (value,))
+    value = value[0]
+  if str(value).lower() in ("none", "", "0"):
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError("--decoder_output_stride=%s: give one stride (4) or "
+                      "'none'" % value) from None
+
+
 def _as_tuple(value):
   if value is None:
     return None

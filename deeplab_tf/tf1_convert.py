@@ -131,7 +131,7 @@ def options_from_flag_values(tf1_checkpoint: str,
   model flags (decoder 'none'); `ignore_logits`: the class count is the
   flags' (logits not loaded)."""
   from deeplab_tf.tf1_inspect import NO_DECODER, infer_model_options  # pylint: disable=g-import-not-at-top
-  from deeplab_tf.training.resolve import parse_decoder_output_stride  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.config import parse_decoder_output_stride  # pylint: disable=g-import-not-at-top
   values = {k: v for k, v in model_values.items() if v is not None}
   if "decoder_output_stride" in values:
     values["decoder_output_stride"] = parse_decoder_output_stride(

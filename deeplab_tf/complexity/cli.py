@@ -41,7 +41,7 @@ OWN_FIELDS = ("aspp_with_concat_projection", "divisible_by",
 
 def options_from_flags() -> ModelOptions:
   """The ModelOptions of the given flags (unset fields: the paper's)."""
-  from deeplab_tf.training.resolve import parse_decoder_output_stride  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.config import parse_decoder_output_stride  # pylint: disable=g-import-not-at-top
   values = {}
   for name in SHARED_FIELDS + OWN_FIELDS:
     value = FLAGS[name].value

@@ -80,23 +80,34 @@ class Evaluator:
   def evaluate(self, checkpoint: str) -> Dict:
     """Evaluates one checkpoint (prefix or directory); returns the metrics
     dict also written to metrics.json."""
-    config, data, model = self.config, self.run.data, self.run.model
     prefix = restore_model(self.model, checkpoint)
-    step = trained_step(prefix)
+    start = time.time()
+    confusion, trimaps, num_images, visualized = self._accumulate()
+    result = self._result(confusion, trimaps, num_images)
+    result.update(step=trained_step(prefix), checkpoint=prefix,
+                  seconds=round(time.time() - start, 3))
+    if visualized is not None:
+      result["visualized_images"] = visualized
+    self._write(result)
+    return result
+
+  def _accumulate(self):
+    """(confusion, trimap confusions, images, images drawn or None) over
+    the split; a corrupt shard or another dataset's labels is a UserError."""
+    config, data = self.config, self.run.data
     # Sliding windows pad themselves; the pipeline then only pads a batch
     # to its largest image.
     dataset = build_eval_dataset(
         data.source, data.eval_split,
         crop_size=config.crop_size if config.window is None else (1, 1),
         batch_size=config.eval_batch_size, ignore_label=data.ignore_label,
-        mean_pixel=model.mean_pixel)
+        mean_pixel=self.run.model.mean_pixel)
     c = data.num_classes
     confusion = np.zeros((c, c), np.int64)
     trimaps = np.zeros((len(config.trimap_widths), c, c), np.int64)
     visualizer = (Visualizer(config, data.colormap) if config.vis_logdir
                   else None)
-    num_images, start = 0, time.time()
-    out_of_range = 0
+    num_images = out_of_range = 0
     try:
       for batch in dataset:
         predictions, batch_confusion, batch_trimaps, bad = self._score(
@@ -120,20 +131,22 @@ class Evaluator:
           "--dataset_dir)" % (data.dataset_dir, out_of_range,
                               data.eval_split, data.num_classes,
                               data.ignore_label, data.name))
+    return (confusion, trimaps, num_images,
+            visualizer.count if visualizer is not None else None)
+
+  def _result(self, confusion, trimaps, num_images: int) -> Dict:
+    """The metrics and the settings that produced them."""
+    config, data, model = self.config, self.run.data, self.run.model
     result = metrics.metrics_from_confusion(confusion, data.class_names)
     result.update({
-        "step": step, "checkpoint": prefix, "dataset": data.name,
-        "eval_split": data.eval_split, "num_images": num_images,
-        "output_stride": model.output_stride,
+        "dataset": data.name, "eval_split": data.eval_split,
+        "num_images": num_images, "output_stride": model.output_stride,
         "atrous_rates": list(model.atrous_rates or []),
         "eval_crop_size": list(config.crop_size),
         "eval_scales": list(config.eval_scales),
         "add_flipped_images": config.add_flipped_images,
         "inference_mode": config.inference_mode,
-        "seconds": round(time.time() - start, 3),
         "confusion_matrix": confusion.tolist()})
-    if visualizer is not None:
-      result["visualized_images"] = visualizer.count
     if config.window is not None:
       result["window_size"] = list(config.window.window_size)
       result["window_stride"] = list(config.window.window_stride)
@@ -144,7 +157,6 @@ class Evaluator:
               trimaps[i], data.class_names)["miou"],
            "num_pixels": int(trimaps[i].sum())}
           for i, w in enumerate(config.trimap_widths)]
-    self._write(result)
     return result
 
   def _write(self, result: Dict):

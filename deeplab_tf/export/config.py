@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from deeplab_tf.errors import ConfigError
 from deeplab_tf.export import optimize
-from deeplab_tf.export import serving
+from deeplab_tf.export import serving_inputs
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.sliding_window import SlidingWindow
 
@@ -84,7 +84,7 @@ class ExportConfig:
   num_parity: int = 4
   overwrite: bool = False
   verify: bool = True
-  max_image_pixels: int = serving.DEFAULT_MAX_IMAGE_PIXELS
+  max_image_pixels: int = serving_inputs.DEFAULT_MAX_IMAGE_PIXELS
   tfds_source: Optional[object] = None
   fold_batch_norm: bool = True
   precision: str = "float32"
@@ -93,7 +93,7 @@ class ExportConfig:
   window: Optional[SlidingWindow] = None
 
   def __post_init__(self):
-    serving.check_max_image_pixels(self.max_image_pixels)
+    serving_inputs.check_max_image_pixels(self.max_image_pixels)
     if self.padding not in PADDINGS:
       raise ConfigError("padding %r: choose one of %s"
                         % (self.padding, ", ".join(PADDINGS)))

@@ -134,6 +134,33 @@ def run_export(config: ExportConfig, log=print,
   """
   run = export_run(config, run)
   data_dir = _dataset_dir(config, run.data)
+  _check_inputs(config, data_dir)
+  version = config.version or saved_model_lib.default_version(
+      intact_checkpoint_prefix(config.checkpoint))
+  _check_outputs_free(config, version, run.data.crop_size,
+                      run.model.model_variant)
+  staged = _written("the staging directory in %s" % config.export_dir,
+                    saved_model_lib.staging_dir, config.export_dir, version)
+  try:
+    report, files = _stage(config, run, version, data_dir, staged, log)
+    if not report["passed"]:
+      # Not served: the report goes beside, for the user to inspect.
+      path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
+      _written(path, atomic_io.atomic_write_bytes, path, _json(report))
+      return report
+    _publish(config, version, staged, report, files)
+  finally:
+    if os.path.exists(staged):
+      shutil.rmtree(staged, ignore_errors=True)
+  log("SavedModel: %s" % report["saved_model"])
+  for line in parity.summarize(report):
+    log(line)
+  return report
+
+
+def _check_inputs(config: ExportConfig, data_dir):
+  """Before anything is written: calibration images for int8, the ONNX
+  converter for --onnx."""
   if config.tflite and "int8" in config.tflite_variants and data_dir is None:
     raise ConfigError(
         "the int8 TFLite variant needs real images for calibration: pass "
@@ -142,27 +169,18 @@ def run_export(config: ExportConfig, log=print,
         "--tflite_variants" % config.representative_split)
   if config.onnx:
     from deeplab_tf.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
-    onnx_lib.check_available()  # before anything is written
-  version = config.version or saved_model_lib.default_version(
-      intact_checkpoint_prefix(config.checkpoint))
-  _check_outputs_free(config, version, run.data.crop_size,
-                      run.model.model_variant)
-  staged = _written("the staging directory in %s" % config.export_dir,
-                    saved_model_lib.staging_dir, config.export_dir, version)
+    onnx_lib.check_available()
+
+
+def _publish(config: ExportConfig, version: int, staged: str, report: Dict,
+             files: Dict[str, bytes]):
+  """Every file complete beside its target first (a full disk fails here);
+  then only renames, the version directory last. A failed publish restores
+  the previous report, which must keep describing the version served."""
+  report_path = os.path.join(config.export_dir, REPORT_FILENAME)
   pending = {}  # output path -> its complete temporary file
   try:
-    report, tflite_files = _stage(config, run, version, data_dir, staged,
-                                  log)
-    if not report["passed"]:
-      # Not served: the report goes beside, for the user to inspect.
-      path = os.path.join(config.export_dir, FAILED_REPORT_FILENAME)
-      _written(path, atomic_io.atomic_write_bytes, path, _json(report))
-      return report
-    # Every file complete beside its target first (a full disk fails
-    # here); then only renames, the version directory last.
-    report_path = os.path.join(config.export_dir, REPORT_FILENAME)
-    outputs = dict(tflite_files, **{report_path: _json(report)})
-    for path, data in outputs.items():
+    for path, data in dict(files, **{report_path: _json(report)}).items():
       pending[path] = _written(path, atomic_io.write_temp_file, path, data)
     previous = None
     if os.path.exists(report_path):
@@ -175,7 +193,6 @@ def run_export(config: ExportConfig, log=print,
       _written(report["saved_model"], saved_model_lib.publish, staged,
                config.export_dir, version, overwrite=config.overwrite)
     except BaseException:
-      # The report must keep describing the version that is served.
       if previous is None:
         os.remove(report_path)
       else:
@@ -184,12 +201,6 @@ def run_export(config: ExportConfig, log=print,
   finally:
     for tmp in pending.values():
       os.remove(tmp)
-    if os.path.exists(staged):
-      shutil.rmtree(staged, ignore_errors=True)
-  log("SavedModel: %s" % report["saved_model"])
-  for line in parity.summarize(report):
-    log(line)
-  return report
 
 
 def _check_outputs_free(config: ExportConfig, version: int, crop_size,
@@ -219,14 +230,13 @@ def _stage(config: ExportConfig, run: RunConfig, version: int, data_dir,
   opts, crop = run.model, run.data.crop_size
   model, prefix = load_export_model(config, run)
   pad_size = crop if config.padding == "crop" else (1, 1)
-  window = config.window
   exported_model = optimize.serving_model(
       opts, model, fold=config.fold_batch_norm, precision=config.precision)
   module = serving.DeepLabServingModule(
       exported_model, crop_size=pad_size, mean_pixel=opts.mean_pixel,
       num_classes=opts.num_classes, scales=config.inference_scales,
       add_flipped_images=config.add_flipped_images,
-      max_image_pixels=config.max_image_pixels, sliding_window=window)
+      max_image_pixels=config.max_image_pixels, sliding_window=config.window)
   # The run exported travels with it (assets.extra/deeplab_config.json).
   extra = {run_config.CONFIG_FILENAME: json.dumps(
       run.to_dict(), indent=2, sort_keys=True) + "\n"}
@@ -245,24 +255,9 @@ def _stage(config: ExportConfig, run: RunConfig, version: int, data_dir,
                                                   data_dir),
                                           config.parity_split)
                                if data_dir else "synthetic")
-    images = [s["image"] for s in samples]
-    report["parity"]["saved_model"] = parity.check_saved_model(
-        staged, model, images, crop_size=pad_size,
-        mean_pixel=opts.mean_pixel, scales=config.inference_scales,
-        add_flipped_images=config.add_flipped_images,
-        bounds=(parity.BF16_BOUNDS if config.precision == "mixed_bfloat16"
-                else None))
-    if config.fold_batch_norm:
-      float_folded = (exported_model if config.precision == "float32" else
-                      optimize.serving_model(opts, model, fold=True))
-      report["parity"]["fold_batch_norm"] = parity.check_folded(
-          float_folded, model, images, crop_size=pad_size,
-          mean_pixel=opts.mean_pixel)
-    if window is not None:
-      report["parity"]["saved_model_sliding"] = parity.check_sliding(
-          staged, model, images, window=window, mean_pixel=opts.mean_pixel,
-          num_classes=opts.num_classes, scales=config.inference_scales,
-          add_flipped_images=config.add_flipped_images)
+    report["parity"].update(_saved_model_parity(
+        config, opts, staged, model, exported_model, pad_size,
+        [s["image"] for s in samples]))
 
   files = {}
   if config.onnx:
@@ -275,6 +270,31 @@ def _stage(config: ExportConfig, run: RunConfig, version: int, data_dir,
     files.update(tflite_files)
   report["passed"] = all(c["passed"] for c in report["parity"].values())
   return report, files
+
+
+def _saved_model_parity(config: ExportConfig, opts, staged: str, model,
+                        exported_model, pad_size, images) -> Dict:
+  """The staged SavedModel (and its sliding signature) against Keras, and
+  the folded graph against the unfolded one."""
+  checks = {"saved_model": parity.check_saved_model(
+      staged, model, images, crop_size=pad_size, mean_pixel=opts.mean_pixel,
+      scales=config.inference_scales,
+      add_flipped_images=config.add_flipped_images,
+      bounds=(parity.BF16_BOUNDS if config.precision == "mixed_bfloat16"
+              else None))}
+  if config.fold_batch_norm:
+    float_folded = (exported_model if config.precision == "float32" else
+                    optimize.serving_model(opts, model, fold=True))
+    checks["fold_batch_norm"] = parity.check_folded(
+        float_folded, model, images, crop_size=pad_size,
+        mean_pixel=opts.mean_pixel)
+  if config.window is not None:
+    checks["saved_model_sliding"] = parity.check_sliding(
+        staged, model, images, window=config.window,
+        mean_pixel=opts.mean_pixel, num_classes=opts.num_classes,
+        scales=config.inference_scales,
+        add_flipped_images=config.add_flipped_images)
+  return checks
 
 
 def _json(report: Dict) -> bytes:

@@ -34,21 +34,13 @@ import tensorflow as tf
 from deeplab_tf import inference
 from deeplab_tf import padding
 from deeplab_tf import sliding_window as sliding_lib
-# The request checks and decoding, re-exported: `serving.X` names stay valid.
 from deeplab_tf.export.serving_inputs import (DEFAULT_MAX_IMAGE_PIXELS,
-                                              FORMATS, MAX_IMAGE_PIXELS_LIMIT,
+                                              MAX_IMAGE_PIXELS_LIMIT,
                                               check_batch_of_strings,
                                               check_images,
                                               check_max_image_pixels,
                                               checked_header_size,
-                                              decode_image, header_size)
-
-__all__ = [
-    "SERVING_DEFAULT", "SERVING_BYTES", "SERVING_SLIDING", "LABEL_PADDING",
-    "DeepLabServingModule", "DEFAULT_MAX_IMAGE_PIXELS", "FORMATS",
-    "MAX_IMAGE_PIXELS_LIMIT", "check_batch_of_strings", "check_images",
-    "check_max_image_pixels", "checked_header_size", "decode_image",
-    "header_size"]
+                                              decode_image)
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"

@@ -12,7 +12,8 @@ import os
 from typing import Any, Dict, Optional
 
 from deeplab_tf.config import (MOBILENET_VARIANTS, ModelOptions,
-                               paper_atrous_rates)
+                               paper_atrous_rates,
+                               parse_decoder_output_stride)
 from deeplab_tf.data import (LABEL_MAP_FILENAME, DataError,
                              get_dataset_descriptor)
 from deeplab_tf.data import tfds_source
@@ -32,23 +33,6 @@ TRAIN_FLAG_NAMES = _TRAIN_FIELDS + _AUGMENTATION_FIELDS + (
     "model_variant", "output_stride", "atrous_rates", "decoder_output_stride",
     "aspp_with_separable_conv", "decoder_use_separable_conv", "multi_grid",
     "depth_multiplier", "num_classes") + tfds_source.FLAG_NAMES
-
-
-def parse_decoder_output_stride(value) -> Optional[int]:
-  if value is None:
-    return None
-  if isinstance(value, (list, tuple)):
-    if len(value) != 1:
-      raise ConfigError("--decoder_output_stride=%r: give one stride (4) or "
-                        "'none'" % (value,))
-    value = value[0]
-  if str(value).lower() in ("none", "", "0"):
-    return None
-  try:
-    return int(value)
-  except ValueError:
-    raise ConfigError("--decoder_output_stride=%s: give one stride (4) or "
-                      "'none'" % value) from None
 
 
 def dataset_name(values: Dict[str, Any]) -> str:
