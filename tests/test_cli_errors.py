@@ -196,3 +196,15 @@ def test_internal_errors_keep_their_traceback(monkeypatch, tmp_path):
   monkeypatch.setattr(resolve, "run_config_from_values", broken)
   with pytest.raises(ValueError, match="an internal inconsistency"):
     run_cli("train.py", "--dataset_dir=%s" % tmp_path)
+
+
+def test_eval_of_a_tf1_checkpoint_is_one_pass(tf1_checkpoint, tmp_path):
+  """A TF1 checkpoint is one fixed checkpoint, evaluated in memory: the
+  continuous mode that waits for new ones is refused before any work."""
+  result = run_cli("eval.py", "--tf_initial_checkpoint=%s" % tf1_checkpoint,
+                   "--dataset=pascal_voc_seg", "--dataset_dir=%s" % tmp_path,
+                   "--eval_logdir=%s" % (tmp_path / "eval"),
+                   "--max_number_of_evaluations=0")
+  assert_one_error(result, "eval.py", 2, "--max_number_of_evaluations: a "
+                   "TF1 checkpoint is one fixed checkpoint")
+  assert not (tmp_path / "eval").exists()

@@ -161,3 +161,41 @@ def test_format1_run_directory_evaluates_and_exports(tmp_path, voc_records):
                                  log=lambda line: None)
   assert report["passed"]
   assert (tmp_path / "serving" / "12" / "saved_model.pb").exists()
+
+
+def test_a_converted_format1_run_keeps_its_origin(tmp_path):
+  """A TF1 checkpoint converted by an earlier main without --dataset:
+  format 1 kept only the class count, and "train" held where the weights
+  came from."""
+  from tests.helpers import tiny_options  # pylint: disable=g-import-not-at-top
+  model = dict(tiny_options(4).to_dict(), crop_size=[65, 65])
+  origin = {"tf1_checkpoint": "/zoo/model.ckpt", "skip_logits": False,
+            "backbone_only": False}
+  (tmp_path / run_config.CONFIG_FILENAME).write_text(json.dumps(
+      {"model": model, "dataset": {"name": None, "num_classes": 4},
+       "train": origin}))
+  run = run_config.load_run_config(str(tmp_path))
+  assert run.model == tiny_options(4) and run.train is None
+  assert run.origin == origin
+  assert run.data.class_names == ("class_0", "class_1", "class_2", "class_3")
+  assert len(set(run.data.colormap)) == 4 and run.data.crop_size == (65, 65)
+  run_config.save_run_config(str(tmp_path), run)
+  doc = json.loads((tmp_path / run_config.CONFIG_FILENAME).read_text())
+  assert set(doc) == {"format_version", "model", "data", "origin"}
+  assert run_config.load_run_config(str(tmp_path)) == run
+
+
+def test_a_tfds_run_round_trips(tmp_path):
+  """The TFDS source is part of the data section (no tfds_* train flags)."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab_tf.data.tfds_source import TfdsSource
+  from tests.helpers import tiny_data, tiny_options, tiny_run
+  data = tiny_data(3).replace(tfds=TfdsSource(
+      "tfds:camvid", data_dir=str(tmp_path / "tfds"), image_key="image"))
+  run = tiny_run(tiny_options(3), data, train_batch_size=2, seed=3)
+  run_config.save_run_config(str(tmp_path), run)
+  doc = json.loads((tmp_path / run_config.CONFIG_FILENAME).read_text())
+  assert doc["data"]["tfds"]["name"] == "camvid"
+  assert not any(k.startswith("tfds") for k in doc["train"])
+  again = run_config.load_run_config(str(tmp_path))
+  assert again == run and again.data.source == data.tfds
