@@ -115,9 +115,10 @@ _SPECS = {
                     {}),
     "add_image_level_feature": (flags.DEFINE_boolean, None, "ASPP image "
                                 "pooling branch " + _paper(", true") + ".", {}),
-    "crop_size": (flags.DEFINE_list, None, "Crop 'height,width' of the "
-                  "model: inputs are padded to it (default: the trained "
-                  "crop, 513,513 for a TF1 checkpoint).", {}),
+    "crop_size": (flags.DEFINE_list, None, "Crop 'height,width' (data, "
+                  "not a model option): inputs are padded to it (default: "
+                  "the run's training crop, 513,513 for a TF1 checkpoint).",
+                  {}),
     # The dataset.
     "dataset": (flags.DEFINE_string, None, "Built-in dataset name, label-map "
                 "file or tfds:<name>[/<config>][:<version>] (default: the "

@@ -135,7 +135,7 @@ def infer_model_options(checkpoint: str, *, num_classes: Optional[int] = None,
     ignore_logits: the logits will not be loaded (another class count).
     **given: other ModelOptions fields the user set (None = not set). Those
       the checkpoint records must agree with it; the others (output_stride,
-      atrous_rates, decoder_output_stride, multi_grid, crop_size) are used
+      atrous_rates, decoder_output_stride, multi_grid) are used
       as given, unset ones being the paper's; decoder_output_stride may be
       NO_DECODER ('none': DeepLabv3).
 
