@@ -84,15 +84,6 @@ def tfds_source_from_flags():
       name: FLAGS[name].value for name in tfds_source.FLAG_NAMES})
 
 
-def _tf1_dataset():
-  """--dataset for a TF1 checkpoint (a TFDS dataset's descriptor)."""
-  source = tfds_source_from_flags()
-  if source is None:
-    return FLAGS.dataset
-  from deeplab_tf.data.tfds_source import descriptor_for
-  return descriptor_for(source)
-
-
 def zoo_run_for_eval(name, model_flags):
   """--tf_initial_checkpoint=zoo:<name>: the cached converted run directory
   (the registry gives the model and the classes)."""
