@@ -31,8 +31,9 @@ import keras  # noqa: E402
 
 from deeplab_tf import zoo  # noqa: E402
 from tests.helpers import REFERENCE  # noqa: E402
+from tests.helpers import reference_maker  # noqa: E402
 from tests.zoo_server import (ZooServer, make_golden_tarball,  # noqa: E402
-                              make_tarball, reference_maker)
+                              make_tarball)
 
 MODELS = ("mobilenetv2_coco_voc_trainaug", "xception65_coco_voc_trainaug")
 

@@ -1,7 +1,7 @@
 """Shared test fixtures: paths to ../shared, quiet TensorFlow, and the
 expensive read-only objects built once per session (VOC TFRecords, the
-golden TF1 checkpoint, one tiny trained VOC run and its export). Plain
-helpers live in tests/helpers.py."""
+golden TF1 checkpoint, one tiny trained VOC run and its export, one small
+untrained export). Plain helpers live in tests/helpers.py."""
 
 import os
 
@@ -94,3 +94,44 @@ def voc_export(tmp_path_factory, voc_run):
   yield dict(voc_run, report=report, dir=tmp, run_dir=voc_run["dir"],
              config=config)
   assert _listing(tmp) == before, "a test wrote into the shared voc_export"
+
+
+@pytest.fixture(scope="session")
+def small_export(tmp_path_factory):
+  """ONE export of an untrained tiny VOC model at crop SMALL_EXPORT_CROP for
+  test_export_faults and test_export_bad_input: written under umask 022,
+  with max_image_pixels = SMALL_EXPORT_LIMIT, the float32 TFLite variant and
+  no parity check. Read-only for the tests.
+
+  {"dir" (holds "train" and "serving"), "report", "config", "model"
+   (the exported Keras model, upsample_logits=False), "opts", "loaded"
+   (the SavedModel, loaded)}."""
+  # pylint: disable=g-import-not-at-top
+  import keras
+  import tensorflow as tf
+  from deeplab_tf import run_config
+  from deeplab_tf.export import lib as export_lib
+  from deeplab_tf.model import build_model
+  tmp = tmp_path_factory.mktemp("small_export")
+  opts = helpers.voc_tiny_options()
+  previous_umask = os.umask(0o022)
+  try:
+    keras.utils.set_random_seed(5)
+    native = build_model(opts, upsample_logits=False)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=native),
+                               str(tmp / "train"), max_to_keep=1).save(
+                                   checkpoint_number=1)
+    run_config.save_run_config(str(tmp / "train"), helpers.tiny_run(
+        opts, helpers.tiny_data(opts.num_classes,
+                                crop=helpers.SMALL_EXPORT_CROP[0])))
+    config = export_lib.ExportConfig(
+        checkpoint=str(tmp / "train"), export_dir=str(tmp / "serving"),
+        tflite=True, tflite_variants=("float32",), verify=False,
+        max_image_pixels=helpers.SMALL_EXPORT_LIMIT)
+    report = export_lib.run_export(config, log=lambda *_: None)
+  finally:
+    os.umask(previous_umask)
+  before = _listing(tmp)
+  yield {"dir": tmp, "report": report, "config": config, "model": native,
+         "opts": opts, "loaded": tf.saved_model.load(report["saved_model"])}
+  assert _listing(tmp) == before, "a test wrote into the shared small_export"

@@ -33,6 +33,9 @@ VOC_STEP = 7
 # The sliding window of the shared export's serving_sliding signature.
 EXPORT_WINDOW = (129, 129)
 EXPORT_STRIDE = (86, 86)
+# The small export (conftest's `small_export`): crop and max_image_pixels.
+SMALL_EXPORT_CROP = (65, 65)
+SMALL_EXPORT_LIMIT = 160 * 160
 
 
 def require(path: pathlib.Path) -> pathlib.Path:

@@ -2,7 +2,6 @@
 continuous evaluation skips checkpoints that vanished, another dataset's
 records and a missing --checkpoint_dir are errors naming both sides."""
 
-import dataclasses
 import logging
 import os
 import re

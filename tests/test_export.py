@@ -9,7 +9,6 @@ with the Keras evaluation path on real images.
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -192,15 +191,13 @@ def test_saved_model_cli(exported, tmp_path):
 @pytest.mark.slow
 def test_cli_needs_no_model_flags(exported, tmp_path):
   out = tmp_path / "serving"
-  args = [sys.executable, "export.py",
-          "--checkpoint_dir=%s" % exported["run_dir"],
+  args = ["export.py", "--checkpoint_dir=%s" % exported["run_dir"],
           "--export_dir=%s" % out, "--num_parity=1"]
-  result = subprocess.run(args, cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+  result = run_cli(*args)  # export.py ... in this process
   assert result.returncode == 0, result.stderr[-3000:]
   assert (out / str(H.VOC_STEP) / "saved_model.pb").exists()
   assert "saved_model" in result.stdout
-  again = run_cli(*args[1:])  # export.py ... in this process
+  again = run_cli(*args)
   assert_one_error(again, "export.py", 1, "already exists")
 
 

@@ -11,8 +11,6 @@ from PIL import Image
 
 from deeplab_tf import inference
 from deeplab_tf.export import lib as export_lib
-from deeplab_tf.export import saved_model as saved_model_lib
-from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
 from deeplab_tf.model import build_model
 from deeplab_tf.run_config import save_run_config
@@ -20,17 +18,11 @@ from tests import helpers as H
 from tests.cli_helpers import run_cli
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-  keras.utils.set_random_seed(3)
-  opts = H.voc_tiny_options()
-  model = build_model(opts, upsample_logits=False)
-  module = serving.DeepLabServingModule(
-      model, crop_size=(65, 65), mean_pixel=opts.mean_pixel,
-      num_classes=opts.num_classes)
-  path = saved_model_lib.write_saved_model(
-      module, str(tmp_path_factory.mktemp("bad") / "serving"), 1)
-  return {"loaded": tf.saved_model.load(path), "model": model}
+@pytest.fixture
+def served(small_export):
+  """The session's small SavedModel (conftest's `small_export`: an untrained
+  tiny VOC model served at crop 65) and its Keras model."""
+  return small_export
 
 
 def _png(array) -> bytes:

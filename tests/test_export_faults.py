@@ -1,8 +1,9 @@
 """Faults and hostile inputs of export and serving: nothing lost, nothing
 silent.
 
-One tiny MobileNetV2 checkpoint is exported once per module (under umask
-022, with a small `max_image_pixels`); the tests then send hostile requests
+One tiny MobileNetV2 checkpoint is exported once per session (conftest's
+`small_export`, shared with test_export_bad_input.py: under umask 022, with
+a small `max_image_pixels`); the tests then send hostile requests
 to that SavedModel, check the modes of what export wrote, make a second
 export fail half-way, and run export.py against a missing checkpoint, a
 read-only and a full export directory.
@@ -18,22 +19,19 @@ import subprocess
 import sys
 import zlib
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from deeplab_tf import atomic_io, inference, run_config
 from deeplab_tf.export import lib as export_lib
-from deeplab_tf.export import serving
 from deeplab_tf.export import tflite as tflite_lib
-from deeplab_tf.model import build_model
 from tests import helpers as H
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import Result, run_cli
 from tests.helpers import REPO, encode
 
-CROP = (65, 65)
-LIMIT = 160 * 160  # the fixture's max_image_pixels
+CROP = H.SMALL_EXPORT_CROP
+LIMIT = H.SMALL_EXPORT_LIMIT  # the fixture's max_image_pixels
 
 
 def png_of_size(height: int, width: int) -> bytes:
@@ -63,29 +61,9 @@ def tree(root):
   return out
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-  tmp = tmp_path_factory.mktemp("faults_export")
-  opts = H.voc_tiny_options()
-  previous_umask = os.umask(0o022)
-  try:
-    keras.utils.set_random_seed(5)
-    native = build_model(opts, upsample_logits=False)
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=native),
-                               str(tmp / "train"), max_to_keep=1).save(
-                                   checkpoint_number=1)
-    run_config.save_run_config(str(tmp / "train"), H.tiny_run(
-        opts, H.tiny_data(opts.num_classes, crop=CROP[0])))
-    config = export_lib.ExportConfig(
-        checkpoint=str(tmp / "train"), export_dir=str(tmp / "serving"),
-        tflite=True, tflite_variants=("float32",), verify=False,
-        max_image_pixels=LIMIT)
-    report = export_lib.run_export(config, log=lambda *_: None)
-  finally:
-    os.umask(previous_umask)
-  return {"dir": tmp, "report": report, "config": config, "model": native,
-          "opts": opts,
-          "loaded": tf.saved_model.load(report["saved_model"])}
+@pytest.fixture
+def exported(small_export):
+  return small_export
 
 
 def keras_labels(exported, image):
@@ -283,12 +261,6 @@ def test_failed_tflite_step_publishes_nothing(exported, monkeypatch):
 
 
 # --------------------------------------------------------------- export.py
-def run_export_cli(*args, prefix=()):
-  return subprocess.run(
-      list(prefix) + [sys.executable, "export.py", "--noverify"] + list(args),
-      cwd=REPO, capture_output=True, text=True, timeout=600)
-
-
 def assert_one_clear_line(result, *phrases):
   assert result.returncode == 1, result.stderr[-2000:]
   assert "Traceback" not in result.stderr
@@ -319,23 +291,45 @@ def _can_mount_privately():
   return probe.returncode == 0
 
 
+# Both export.py runs of the next test, in one process of the private mount
+# namespace (`run_cli`: the CLI's main, as `python export.py` runs it).
+MOUNTED_EXPORTS = r"""
+import json, sys
+from tests.cli_helpers import run_cli
+results = []
+for export_dir in sys.argv[2:]:
+  result = run_cli("export.py", "--noverify", sys.argv[1],
+                   "--export_dir=%s" % export_dir)
+  results.append({"returncode": result.returncode, "stderr": result.stderr})
+print("RESULTS " + json.dumps(results))
+"""
+
+
 def test_cli_read_only_and_full_export_dir(exported, tmp_path):
   # Root ignores file modes, so a read-only and a full (1 MB, filled) file
   # system are mounted in a private mount namespace of the export process.
   if not _can_mount_privately():
     pytest.skip("needs root and `unshare -m` to mount a private tmpfs")
   checkpoint = "--checkpoint_dir=%s" % (exported["dir"] / "train")
-  for kind, options, reason in (
-      ("read-only", "ro,size=1m", "Read-only file system"),
-      ("full", "size=1m", "No space left on device")):
+  cases = (("read-only", "ro,size=1m", "Read-only file system"),
+           ("full", "size=1m", "No space left on device"))
+  for kind, _, _ in cases:
+    (tmp_path / kind).mkdir()
+  shell = ("mount -t tmpfs -o %s tmpfs %s && mount -t tmpfs -o %s tmpfs %s && "
+           "{ dd if=/dev/zero of=%s/fill bs=64k 2>/dev/null; exec \"$@\"; }"
+           % (cases[0][1], tmp_path / cases[0][0], cases[1][1],
+              tmp_path / cases[1][0], tmp_path / cases[1][0]))
+  result = subprocess.run(
+      ["unshare", "-m", "sh", "-c", shell, "sh", sys.executable, "-c",
+       MOUNTED_EXPORTS, checkpoint] +
+      [str(tmp_path / kind / "serving") for kind, _, _ in cases],
+      cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = [l for l in result.stdout.splitlines() if l.startswith("RESULTS ")]
+  assert len(lines) == 1, result.stdout[-3000:]
+  for (kind, _, reason), run in zip(cases, json.loads(lines[0][8:])):
     mount = tmp_path / kind
-    mount.mkdir()
-    shell = ("mount -t tmpfs -o %s tmpfs %s && "
-             "{ [ %s = ro ] || dd if=/dev/zero of=%s/fill bs=64k 2>/dev/null;"
-             " exec \"$@\"; }" % (options, mount, options[:2], mount))
-    result = run_export_cli(
-        checkpoint, "--export_dir=%s" % (mount / "serving"),
-        prefix=("unshare", "-m", "sh", "-c", shell, "sh"))
-    assert_one_clear_line(result, "--export_dir %s cannot be written: %s"
+    assert_one_clear_line(Result(run["returncode"], "", run["stderr"]),
+                          "--export_dir %s cannot be written: %s"
                           % (mount / "serving", reason))
     assert not os.listdir(mount)  # the mount ended with the process

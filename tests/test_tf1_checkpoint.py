@@ -3,7 +3,6 @@ strictness, options, name-table coverage of the reference configs, and the
 CLIs that take a TF1 checkpoint (convert, eval, export)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.layers import resize_align_corners
 from deeplab_tf.checkpoint_files import is_tf1_checkpoint
 from tests.cli_helpers import assert_one_error, run_cli
-from tests.helpers import (GOLDEN, REFERENCE, REPO, ZOO_MOBILENET,
+from tests.helpers import (GOLDEN, REFERENCE, ZOO_MOBILENET,
                            reference_maker, require, score_val_split)
 
 
@@ -201,14 +200,6 @@ def test_convert_cli_writes_a_checkpoint_with_its_configuration(
                    "--output_dir=%s exists and is not empty" % out)
 
 
-def _run(args):
-  import subprocess
-  import sys
-  return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
-                        text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-
-
 ZOO_FLAGS = ["--model_variant=mobilenet_v2", "--decoder_output_stride=none",
              "--dataset=pascal_voc_seg"]
 
@@ -219,9 +210,9 @@ def test_eval_cli_takes_a_tf1_checkpoint_directly(tmp_path, golden_checkpoint,
   """eval.py --tf_initial_checkpoint scores the TF1 weights exactly as the
   model loaded by load_tf1_checkpoint does, image by image, in memory:
   nothing but the metrics and summaries is written."""
-  result = _run(["eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
-                 "--dataset_dir=%s" % voc_records,
-                 "--eval_logdir=%s" % tmp_path] + ZOO_FLAGS)
+  result = run_cli("eval.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
+                   "--dataset_dir=%s" % voc_records,
+                   "--eval_logdir=%s" % tmp_path, *ZOO_FLAGS)
   assert result.returncode == 0, result.stderr[-3000:]
   saved = json.loads((tmp_path / "metrics.json").read_text())
   opts = ModelOptions(**ZOO_MOBILENET)  # the zoo model, crop 513
@@ -252,9 +243,10 @@ def test_export_cli_takes_a_tf1_checkpoint_directly(tmp_path,
                                                     voc_records):
   from deeplab_tf import inference
   out = tmp_path / "serving"
-  result = _run(["export.py", "--tf_initial_checkpoint=%s" % golden_checkpoint,
-                 "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
-                 "--crop_size=129,129", "--num_parity=1"] + ZOO_FLAGS)
+  result = run_cli("export.py",
+                   "--tf_initial_checkpoint=%s" % golden_checkpoint,
+                   "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
+                   "--crop_size=129,129", "--num_parity=1", *ZOO_FLAGS)
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads((out / "export_report.json").read_text())
   assert report["passed"]

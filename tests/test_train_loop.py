@@ -18,6 +18,7 @@ from deeplab_tf.evaluation import metrics
 from deeplab_tf.model import build_model
 from deeplab_tf.training import checkpoints, loop
 from deeplab_tf.training.strategy import make_strategy
+from tests.cli_helpers import run_cli
 from tests.helpers import (DATA, REPO, fixed_batches, random_batch, require,
                            tiny_config, tiny_options)
 
@@ -203,8 +204,8 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
   assert len(saved) >= 3, "no checkpoints written before the deadline"
   last = int(tf.train.latest_checkpoint(str(logdir)).rsplit("-", 1)[1])
   assert last >= int(saved[-1])
-  out = subprocess.run(_train_cmd(logdir, data_dir, last + 2), cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=300)
+  # The resumed run: train.py in this process (the kill needed its own).
+  out = run_cli(*_train_cmd(logdir, data_dir, last + 2)[1:])
   assert out.returncode == 0, out.stderr[-3000:]
   log = out.stdout + out.stderr
   assert re.search(r"resuming from \S+ckpt-%d at step %d" % (last, last), log)

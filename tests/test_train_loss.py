@@ -5,7 +5,6 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from deeplab_tf.model import build_model
 from deeplab_tf.training import losses

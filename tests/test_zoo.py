@@ -17,19 +17,23 @@ from deeplab_tf import zoo
 from deeplab_tf.padding import pad_to_crop
 from deeplab_tf.zoo import flags as zoo_flags
 from deeplab_tf.zoo.__main__ import main as zoo_main
-from tests.helpers import (GOLDEN, REPO, reference_maker, require,
-                           score_val_split)
-from tests.zoo_server import ZooServer, make_golden_tarball, make_tarball
+from tests.cli_helpers import run_cli
+from tests.helpers import GOLDEN, reference_maker, require, score_val_split
+from tests.zoo_server import ZooServer, make_tarball
 
 MNV2_VOC = "mobilenetv2_coco_voc_trainaug"
 MNV2_TARBALL = "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz"
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-  """A directory laid out like download.tensorflow.org/models/."""
+def mirror(tmp_path_factory, golden_checkpoint):
+  """A directory laid out like download.tensorflow.org/models/: the golden
+  checkpoint (conftest's, bit for bit the one the golden logits were
+  computed with) as `deeplabv3_mnv2_pascal_train_aug/model.ckpt-30000.*`."""
   directory = tmp_path_factory.mktemp("mirror")
-  make_golden_tarball(str(directory), MNV2_TARBALL)
+  make_tarball(str(directory / MNV2_TARBALL),
+               "deeplabv3_mnv2_pascal_train_aug", str(golden_checkpoint),
+               "model.ckpt-30000")
   return directory
 
 
@@ -228,32 +232,25 @@ def test_train_flags_resolve_zoo_names(mirror, tmp_path, monkeypatch):
     zoo_flags.run_dir_for_flag("zoo:" + MNV2_VOC, ["model_variant"])
 
 
-def _run_cli(args, env):
-  import subprocess
-  import sys
-  return subprocess.run([sys.executable] + args, cwd=REPO, capture_output=True,
-                        text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env))
-
-
 @pytest.mark.slow
-def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records):
+def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records,
+                                        monkeypatch):
   """eval.py downloads, converts and scores zoo:<name> like the model
-  load_model gives; export.py then works from the cache, server stopped."""
+  load_model gives; export.py then works from the cache, server stopped.
+  (Both CLIs run in this process: `run_cli`.)"""
   from deeplab_tf import inference
-  env = {"DEEPLAB_TF_CACHE": str(tmp_path / "cache"), "no_proxy": "127.0.0.1"}
+  monkeypatch.setenv("DEEPLAB_TF_CACHE", str(tmp_path / "cache"))
+  monkeypatch.setenv("no_proxy", "127.0.0.1")
   with ZooServer(mirror) as server:
-    env["DEEPLAB_TF_ZOO_URL"] = server.url
-    result = _run_cli(["eval.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
-                       "--dataset_dir=%s" % voc_records,
-                       "--eval_logdir=%s" % (tmp_path / "eval")], env)
+    monkeypatch.setenv("DEEPLAB_TF_ZOO_URL", server.url)
+    result = run_cli("eval.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
+                     "--dataset_dir=%s" % voc_records,
+                     "--eval_logdir=%s" % (tmp_path / "eval"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert server.requests == ["/" + MNV2_TARBALL]
   saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("DEEPLAB_TF_CACHE", env["DEEPLAB_TF_CACHE"])
-    mp.setenv("DEEPLAB_TF_ZOO_URL", "http://127.0.0.1:9/")  # nothing there
-    model = zoo.load_model(MNV2_VOC, upsample_logits=False)
+  monkeypatch.setenv("DEEPLAB_TF_ZOO_URL", "http://127.0.0.1:9/")  # nothing
+  model = zoo.load_model(MNV2_VOC, upsample_logits=False)
   cm, near_ties = score_val_split(model, voc_records, (127.5,) * 3)
   got = np.array(saved["confusion_matrix"])
   assert saved["num_images"] == 7 and got.sum() == cm.sum()
@@ -261,9 +258,9 @@ def test_eval_and_export_take_zoo_names(mirror, tmp_path, voc_records):
   assert moved <= near_ties and moved <= 10, (moved, near_ties)
   # export.py from the cache alone (the server is gone).
   out = tmp_path / "serving"
-  result = _run_cli(["export.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
-                     "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
-                     "--crop_size=129,129", "--verify=false"], env)
+  result = run_cli("export.py", "--tf_initial_checkpoint=zoo:" + MNV2_VOC,
+                   "--dataset_dir=%s" % voc_records, "--export_dir=%s" % out,
+                   "--crop_size=129,129", "--verify=false")
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads((out / "export_report.json").read_text())
   assert report["passed"]

@@ -9,7 +9,7 @@ import shutil
 import tarfile
 import threading
 
-from tests.helpers import GOLDEN, make_golden_checkpoint, reference_maker  # noqa: F401 (re-exported)
+from tests.helpers import make_golden_checkpoint
 
 
 def make_tarball(tarball_path, top, prefix, checkpoint_name="model.ckpt"):
