@@ -108,7 +108,7 @@ class Trainer:
     """One step on a distributed batch; returns reduced scalars and the
     per-replica images/labels/predictions."""
     if self._step_fn is None:
-      @tf.function
+      @tf.function(autograph=False)  # no tensor-dependent Python control flow
       def step_fn(batch):
         out = self.strategy.run(self._replica_step, args=(batch,))
         self.step.assign_add(1)
