@@ -141,8 +141,9 @@ def data_config(name: str, values: Dict[str, Any],
                       "dataset is %s)" % (stray[0], name))
   if not values.get("dataset_dir") and not tfds:
     raise ConfigError("--dataset_dir is required for --dataset=%s" % name)
-  source = tfds_source.TfdsSource.from_values(name, values) if tfds else None
   try:
+    source = (tfds_source.TfdsSource.from_values(name, values) if tfds
+              else None)
     descriptor = (tfds_source.descriptor_for(source) if tfds
                   else get_dataset_descriptor(name))
   except DataError as e:
