@@ -42,6 +42,20 @@ def voc_records(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def synthetic_records(tmp_path_factory):
+  """A tiny synthetic dataset (4 train, 2 val images of 33x33, 2 shards
+  each, with its label_map.json), built once. Read-only for the tests."""
+  from deeplab_tf.data.synthetic import write_synthetic_dataset  # pylint: disable=g-import-not-at-top
+  out = tmp_path_factory.mktemp("synthetic") / "records"
+  write_synthetic_dataset(str(out), num_train=4, num_val=2,
+                          image_size=(33, 33))
+  before = _listing(out)
+  yield out
+  assert _listing(out) == before, ("a test wrote into the shared "
+                                   "synthetic_records")
+
+
+@pytest.fixture(scope="session")
 def golden_checkpoint(tmp_path_factory):
   """The authors' MobileNetV2 golden weights as a TF1 checkpoint prefix."""
   import json  # pylint: disable=g-import-not-at-top

@@ -27,15 +27,6 @@ from deeplab_tf.data.validation import validate_split
 CAMVID = get_dataset_descriptor("camvid")
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-  """A tiny synthetic dataset (4 train, 2 val, 2 shards each)."""
-  out = tmp_path_factory.mktemp("records")
-  write_synthetic_dataset(str(out), num_train=4, num_val=2,
-                          image_size=(33, 33))
-  return out
-
-
 def snapshot(directory):
   return {f: (directory / f).read_bytes() for f in sorted(os.listdir(directory))}
 
@@ -145,9 +136,9 @@ def test_exif_rotated_image_gets_an_orientation_hint(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "bitflip"])
-def test_damaged_shard_is_named(records, tmp_path, damage):
+def test_damaged_shard_is_named(synthetic_records, tmp_path, damage):
   data = tmp_path / "records"
-  shutil.copytree(records, data)
+  shutil.copytree(synthetic_records, data)
   shard = schema.split_files(str(data), "val")[1]
   raw = bytearray(open(shard, "rb").read())
   if damage == "truncate":

@@ -14,7 +14,6 @@ from PIL import Image
 
 from deeplab_tf.data import tfrecord_schema as schema
 from deeplab_tf.data.builders import build_folder
-from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.evaluation import evaluator
 from deeplab_tf.evaluation.resolve import eval_run_from_checkpoint
 from deeplab_tf.training.resolve import run_config_from_values
@@ -23,13 +22,11 @@ from tests.helpers import TINY_FLAGS, damage, write_checkpoints
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, synthetic_records):
   """(logdir with ckpt-1 and ckpt-2 of a tiny synthetic run, its records,
   a CamVid-labelled folder dataset)."""
   root = tmp_path_factory.mktemp("eval_faults")
-  records = root / "records"
-  write_synthetic_dataset(str(records), num_train=4, num_val=2,
-                          image_size=(33, 33))
+  records = synthetic_records
   config = run_config_from_values(dict(
       TINY_FLAGS, dataset_dir=str(records), train_logdir=str(root / "run"),
       training_number_of_steps=2))

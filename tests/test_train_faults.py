@@ -20,7 +20,6 @@ import tensorflow as tf
 
 from deeplab_tf import checkpoint_files
 from deeplab_tf.data import tfrecord_schema as schema
-from deeplab_tf.data.synthetic import write_synthetic_dataset
 from deeplab_tf.checkpoint_files import intact_checkpoint_prefix
 from deeplab_tf.run_config import load_run_config
 from deeplab_tf.training import loop
@@ -33,14 +32,6 @@ from tests.helpers import (REPO, TINY_FLAGS, damage, fixed_batches,
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-  out = tmp_path_factory.mktemp("records")
-  write_synthetic_dataset(str(out), num_train=4, num_val=2,
-                          image_size=(33, 33))
-  return out
-
-
 def listing(directory):
   return sorted((f, os.path.getsize(os.path.join(directory, f)))
                 for f in os.listdir(directory))
@@ -48,7 +39,8 @@ def listing(directory):
 
 # ------------------------------------------------ dataset flags, no writes
 def test_dataset_dir_without_label_map_is_an_error_not_synthetic(
-    records, tmp_path):
+    synthetic_records, tmp_path):
+  records = synthetic_records
   authors = tmp_path / "authors_records"  # records, no label_map.json
   authors.mkdir()
   for f in os.listdir(records):
@@ -71,24 +63,26 @@ def test_dataset_dir_without_label_map_is_an_error_not_synthetic(
   assert listing(authors) == before
 
 
-def test_num_classes_and_crop_errors(records):
+def test_num_classes_and_crop_errors(synthetic_records):
   with pytest.raises(ValueError, match=r"--num_classes=3 is smaller than the "
                      r"5 classes of dataset synthetic: labels 3-4"):
-    run_config_from_values({"dataset_dir": str(records), "num_classes": 3})
+    run_config_from_values({"dataset_dir": str(synthetic_records),
+                            "num_classes": 3})
   with pytest.raises(ValueError, match=r"--train_crop_size=9,9 is smaller "
                      r"than --output_stride=16"):
-    run_config_from_values(dict(TINY_FLAGS, dataset_dir=str(records),
-                                  train_crop_size=["9", "9"]))
+    run_config_from_values(dict(TINY_FLAGS,
+                                dataset_dir=str(synthetic_records),
+                                train_crop_size=["9", "9"]))
   with pytest.raises(ValueError, match=r"--dataset=pascal_voc_seg has 21 "
                      r"classes.*holds records of synthetic with 5 classes"):
     run_config_from_values({"dataset": "pascal_voc_seg",
-                              "dataset_dir": str(records)})
+                            "dataset_dir": str(synthetic_records)})
 
 
-def test_train_cli_user_errors_are_one_line(records, tmp_path):
+def test_train_cli_user_errors_are_one_line(synthetic_records, tmp_path):
   afile = tmp_path / "afile"
   afile.write_text("not a directory")
-  result = run_cli("train.py", "--dataset_dir=%s" % records,
+  result = run_cli("train.py", "--dataset_dir=%s" % synthetic_records,
                    "--train_logdir=%s" % afile,
                    *["--%s=%s" % (k, ",".join(v) if isinstance(v, list) else v)
                      for k, v in TINY_FLAGS.items()])
@@ -204,11 +198,11 @@ def test_unwritable_logdir_is_one_clear_error(tmp_path, monkeypatch):
   assert error.value.filename == str(logdir / "train.lock")
 
 
-def test_corrupt_shard_in_training_names_the_file(records, tmp_path):
+def test_corrupt_shard_in_training_names_the_file(synthetic_records, tmp_path):
   data = tmp_path / "data"
   data.mkdir()
-  for f in os.listdir(records):
-    (data / f).write_bytes((records / f).read_bytes())
+  for f in os.listdir(synthetic_records):
+    (data / f).write_bytes((synthetic_records / f).read_bytes())
   shard = schema.split_files(str(data), "train")[0]
   raw = open(shard, "rb").read()
   open(shard, "wb").write(raw[:len(raw) - 50])
@@ -221,9 +215,10 @@ def test_corrupt_shard_in_training_names_the_file(records, tmp_path):
 
 
 # ---------------------------------------------------------- kill -9 runs
-def test_kill_9_during_training_always_resumes(records, tmp_path):
+def test_kill_9_during_training_always_resumes(synthetic_records, tmp_path):
   logdir = tmp_path / "run"
-  flags = dict(TINY_FLAGS, dataset_dir=str(records), train_logdir=str(logdir),
+  flags = dict(TINY_FLAGS, dataset_dir=str(synthetic_records),
+               train_logdir=str(logdir),
                save_interval_secs=0, training_number_of_steps=100000)
   cmd = [sys.executable, "train.py"] + [
       "--%s=%s" % (k, ",".join(v) if isinstance(v, list) else v)
