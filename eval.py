@@ -95,12 +95,6 @@ def zoo_run_for_eval(name, model_flags):
   return run_dir_for_flag(FLAGS.tf_initial_checkpoint, model_flags)
 
 
-def _size_flag(name):
-  """A 'height,width' flag as a pair, None when unset."""
-  from deeplab_tf.data.data_config import as_size
-  return as_size(FLAGS[name].value, name) if FLAGS[name].value else None
-
-
 def eval_fields_from_flags():
   """The EvalConfig fields the flags set (besides checkpoint and crop),
   with `sliding`: the window settings of --inference_mode=sliding."""
@@ -111,8 +105,8 @@ def eval_fields_from_flags():
     raise app.UsageError("--eval_scales / --trimap_widths: %s" % e) from None
   sliding = None
   if FLAGS.inference_mode == "sliding":
-    sliding = {"window_size": _size_flag("window_size"),
-               "window_stride": _size_flag("window_stride"),
+    sliding = {"window_size": cli_flags.size("window_size"),
+               "window_stride": cli_flags.size("window_stride"),
                "batch_size": FLAGS.window_batch_size,
                "weighting": FLAGS.window_weighting}
   elif FLAGS.window_size or FLAGS.window_stride:
@@ -154,7 +148,7 @@ def config_from_flags():
                           atrous_rates=FLAGS.atrous_rates),
         dataset=FLAGS.dataset, dataset_dir=FLAGS.dataset_dir,
         tfds=tfds_source_from_flags(), eval_split=FLAGS.eval_split,
-        crop_size=_size_flag("eval_crop_size"), **eval_fields_from_flags())
+        crop_size=cli_flags.size("eval_crop_size"), **eval_fields_from_flags())
   if zoo:
     eval_logdir = FLAGS.eval_logdir or os.path.join("runs", "zoo", zoo, "eval")
     checkpoint_dir = zoo_run_for_eval(zoo, model_flags)
@@ -174,7 +168,7 @@ def config_from_flags():
                  "dataset_dir": FLAGS.dataset_dir,
                  "tfds": tfds_source_from_flags(),
                  "tfds_data_dir": FLAGS.tfds_data_dir,
-                 "eval_crop_size": _size_flag("eval_crop_size")},
+                 "eval_crop_size": cli_flags.size("eval_crop_size")},
       model_flags=model_flags, eval_split=FLAGS.eval_split,
       **eval_fields_from_flags())
 

@@ -108,7 +108,7 @@ def tf1_run():
   return prefix, tf1_run_config(
       prefix, values, None if source else FLAGS.dataset,
       dataset_dir=FLAGS.dataset_dir, tfds=source,
-      crop_size=_size("crop_size"))
+      crop_size=cli_flags.size("crop_size"))
 
 flags.DEFINE_boolean("verify", True, "Run the parity checks.")
 flags.DEFINE_integer("max_image_pixels", 4096 * 4096, "Largest height x "
@@ -167,12 +167,6 @@ def check_paths():
         FLAGS.export_dir, e.strerror or e)) from None
 
 
-def _size(name):
-  """A 'height,width' flag as a pair (None when unset)."""
-  from deeplab_tf.data.data_config import as_size  # pylint: disable=g-import-not-at-top
-  return as_size(FLAGS[name].value, name) if FLAGS[name].value else None
-
-
 def _window():
   """The SlidingWindow of the window flags (None: no serving_sliding)."""
   from deeplab_tf.sliding_window import SlidingWindow  # pylint: disable=g-import-not-at-top
@@ -181,8 +175,8 @@ def _window():
       raise app.UsageError("--window_stride needs --window_size (the sliding "
                            "window of the serving_sliding signature)")
     return None
-  return SlidingWindow(_size("window_size"),
-                       _size("window_stride"),
+  return SlidingWindow(cli_flags.size("window_size"),
+                       cli_flags.size("window_stride"),
                        FLAGS.window_batch_size, FLAGS.window_weighting)
 
 
@@ -204,7 +198,7 @@ def export():
       checkpoint=checkpoint, export_dir=FLAGS.export_dir,
       version=FLAGS.version, output_stride=FLAGS.output_stride,
       inference_scales=scales, add_flipped_images=FLAGS.add_flipped_images,
-      crop_size=_size("crop_size"),
+      crop_size=cli_flags.size("crop_size"),
       padding=FLAGS.padding, tflite=FLAGS.tflite,
       tflite_input_dtype=FLAGS.tflite_input_dtype,
       tflite_outputs=FLAGS.tflite_outputs, dataset_dir=FLAGS.dataset_dir,

@@ -238,3 +238,10 @@ def define(*names: Sequence[str]):
 def given(names: Sequence[str]):
   """{name: value} of the flags among `names` given on the command line."""
   return {name: FLAGS[name].value for name in names if FLAGS[name].present}
+
+
+def size(name: str):
+  """A 'height,width' flag as a (height, width) pair, None when unset; a
+  bad value is a ConfigError naming the flag."""
+  from deeplab_tf.data.data_config import as_size  # pylint: disable=g-import-not-at-top
+  return as_size(FLAGS[name].value, name) if FLAGS[name].value else None

@@ -139,22 +139,31 @@ class DataConfig:
   def from_dict(cls, d: Dict[str, Any]) -> "DataConfig":
     """Inverse of to_dict; a section without names or colours (an old
     converted checkpoint) gets numbered names and the bit colormap."""
-    from deeplab_tf.data.builtin import bit_colormap  # pylint: disable=g-import-not-at-top
-    num_classes = int(d["num_classes"])
-    names = tuple(d.get("class_names") or
-                  ("class_%d" % i for i in range(num_classes)))
-    colormap = tuple(tuple(int(v) for v in c) for c in
-                     (d.get("colormap") or bit_colormap(num_classes)))
-    descriptor = DatasetDescriptor(
-        name=d.get("name") or "", num_classes=num_classes,
-        ignore_label=int(d.get("ignore_label", 255)), class_names=names,
-        colormap=colormap)
+    num_classes, ignore = int(d["num_classes"]), int(d.get("ignore_label",
+                                                             255))
+    if d.get("class_names"):
+      descriptor = with_colormap(DatasetDescriptor(
+          name=d.get("name") or "", num_classes=num_classes,
+          ignore_label=ignore, class_names=tuple(d["class_names"]),
+          colormap=tuple(tuple(int(v) for v in c)
+                         for c in d.get("colormap") or ())))
+    else:
+      descriptor = generic_descriptor(d.get("name") or "", num_classes, ignore)
     return cls(descriptor=descriptor, dataset_dir=d.get("dataset_dir") or "",
                train_split=d.get("train_split", "train"),
                eval_split=d.get("eval_split", "val"),
                crop_size=d.get("crop_size", PAPER_CROP_SIZE),
                augmentation=Augmentation(**(d.get("augmentation") or {})),
                tfds=TfdsSource.from_dict(d["tfds"]) if d.get("tfds") else None)
+
+
+def with_colormap(descriptor: DatasetDescriptor) -> DatasetDescriptor:
+  """The descriptor, given the bit colormap if it has no colours."""
+  from deeplab_tf.data.builtin import bit_colormap  # pylint: disable=g-import-not-at-top
+  if descriptor.colormap:
+    return descriptor
+  return dataclasses.replace(
+      descriptor, colormap=tuple(bit_colormap(descriptor.num_classes)))
 
 
 def generic_descriptor(name: str, num_classes: int,

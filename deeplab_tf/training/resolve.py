@@ -17,9 +17,8 @@ from deeplab_tf.config import (MOBILENET_VARIANTS, ModelOptions,
 from deeplab_tf.data import (LABEL_MAP_FILENAME, DataError,
                              get_dataset_descriptor)
 from deeplab_tf.data import tfds_source
-from deeplab_tf.data.builtin import bit_colormap
 from deeplab_tf.data.data_config import (Augmentation, DataConfig, as_size,
-                                         generic_descriptor)
+                                         generic_descriptor, with_colormap)
 from deeplab_tf.errors import ConfigError
 from deeplab_tf.run_config import RunConfig
 from deeplab_tf.training import defaults
@@ -153,9 +152,7 @@ def data_config(name: str, values: Dict[str, Any],
   if not embedded and not tfds and name != values["dataset_dir"]:
     check_dataset_dir_label_map(descriptor, values["dataset_dir"])
   descriptor = _num_classes_override(descriptor, values.get("num_classes"))
-  if not descriptor.colormap:
-    descriptor = dataclasses.replace(
-        descriptor, colormap=tuple(bit_colormap(descriptor.num_classes)))
+  descriptor = with_colormap(descriptor)
   get = lambda k: values.get(k) if values.get(k) is not None else preset.get(k)
   augmentation = Augmentation(**{k: get(k) for k in _AUGMENTATION_FIELDS
                                  if get(k) is not None})
